@@ -1,0 +1,158 @@
+"""Extractor throughput: batched pairs/s and the speed-up over a naive per-pair loop.
+
+Cases:
+  default  the built-in model on the demo panel (300 genes), CPU or GPU.
+  scgpt    a randomly initialised model of scGPT whole-human size (12 layers, d=512,
+           8 heads) over 1,200 genes, written and re-read in the real checkpoint format.
+
+On CPU the scgpt case times a few sources and extrapolates to all 1,200 (labelled as
+such). On CUDA it runs every pair in bf16 and reports seconds, peak memory and the
+fraction of the bf16 matrix-unit limit reached (a 1,200-gene forward is ~83 GFLOP).
+
+    python bench/bench_extract.py --case default
+    python bench/bench_extract.py --case scgpt [--sources 4] [--precision bf16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ugrn_core.extract import ExtractionParams, extract_features  # noqa: E402
+from ugrn_core.models.checkpoint import write_checkpoint  # noqa: E402
+from ugrn_core.models.foundation import load_model  # noqa: E402
+from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel  # noqa: E402
+from ugrn_core.models.values import ValueSpec  # noqa: E402
+from ugrn_core.models.vocab import GeneVocab  # noqa: E402
+
+SCGPT_FORWARD_GFLOP = 83.0  # one 1,200-gene cell through scGPT whole-human
+
+
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def naive_pair(method, model, genes, i, j, bg, grid, mean):
+    """One pair the slow way: build the cells for (i, j) alone, one forward each."""
+    ids = model.token_ids(genes)
+    dev = model.device
+    if method == "emb":
+        E = model.gene_embeddings(ids[[i, j]])
+        return (E[0] + E[1]).cpu()
+    if method == "pert":
+        x = torch.as_tensor(mean, device=dev)[None]
+        z = x.clone()
+        z[0, i] = 0
+        with torch.no_grad():
+            return model.predict(ids, x)[0, j] - model.predict(ids, z)[0, j]
+    out = []
+    base = torch.full((1, len(genes)), bg, device=dev)
+    if method == "vvp":
+        with torch.no_grad():
+            ref = model.predict(ids, base)[0, j]
+            for v in grid:
+                c = base.clone()
+                c[0, i] = float(v)
+                out.append(model.predict(ids, c)[0, j] - ref)
+        return torch.stack(out)
+    for v in grid:  # gt: one reverse-mode gradient of output j per value
+        c = base.clone()
+        c[0, i] = float(v)
+        c.requires_grad_(True)
+        with sdpa_kernel(SDPBackend.MATH):
+            (g,) = torch.autograd.grad(model.predict(ids, c)[0, j], c)
+        out.append(g[0, i])
+    return torch.stack(out)
+
+
+def bench(model, genes, sources, methods, batch_size, naive_pairs, label):
+    dev = model.device
+    params = ExtractionParams(batch_size=batch_size, chunk_sources=len(sources))
+    mean = np.full(len(genes), model.value_spec.background, np.float32)
+    bg = params.resolved_background(model)
+    rows = []
+    for method in methods:
+        extract_features(method, model, genes, sources=sources[:1], mean_values=mean, params=params)  # warm-up
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        sync(dev)
+        t0 = time.perf_counter()
+        extract_features(method, model, genes, sources=sources, mean_values=mean, params=params)
+        sync(dev)
+        dt = time.perf_counter() - t0
+        pairs = len(sources) * len(genes)
+        grid = params.grid(model, method) if method in ("vvp", "gt") else None
+        rng = np.random.default_rng(0)
+        sync(dev)
+        t1 = time.perf_counter()
+        for _ in range(naive_pairs):
+            i, j = rng.integers(len(genes), size=2)
+            naive_pair(method, model, genes, int(i), int(j), bg, grid, mean)
+        sync(dev)
+        naive_rate = naive_pairs / (time.perf_counter() - t1)
+        peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
+        rows.append((label, method, len(sources), pairs / dt, naive_rate, dt, peak))
+    return rows
+
+
+def scgpt_size_model(folder: Path, n_genes: int, device, precision):
+    genes = [f"GENE{i:05d}" for i in range(n_genes)]
+    vocab = GeneVocab.from_genes(genes)
+    cfg = ScGPTConfig(ntoken=len(vocab), d_model=512, nhead=8, d_hid=512, nlayers=12, dropout=0.2,
+                      pad_idx=vocab.index_of("<pad>"))
+    torch.manual_seed(0)
+    write_checkpoint(folder, ScGPTModel(cfg), vocab, ValueSpec(transform="binned", value_range=(0.0, 50.0), background=25.0),
+                     flash_naming=True)
+    return load_model(folder, device=device, precision=precision), genes
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--case", choices=["default", "scgpt"], default="default")
+    ap.add_argument("--methods", default="pert,emb,vvp,gt")
+    ap.add_argument("--sources", type=int, default=0, help="sources to time (0 = all)")
+    ap.add_argument("--genes", type=int, default=0, help="panel size (default: 300 / 1200)")
+    ap.add_argument("--batch-size", type=int, default=0)
+    ap.add_argument("--naive-pairs", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    a = ap.parse_args()
+    methods = a.methods.split(",")
+    tmp = tempfile.TemporaryDirectory()
+    if a.case == "default":
+        model = load_model("default", device=a.device, precision=a.precision)
+        genes = model.vocab.genes[: a.genes or 300]
+        label = f"default ({model.n_params:,} params)"
+        bs, naive = a.batch_size or 64, a.naive_pairs or 20
+    else:
+        model, genes = scgpt_size_model(Path(tmp.name) / "scgpt", a.genes or 1200, a.device, a.precision)
+        label = f"scGPT-size random ({model.n_params/1e6:.0f} M params)"
+        bs, naive = a.batch_size or (32 if model.device.type == "cuda" else 8), a.naive_pairs or 2
+    n_src = a.sources or len(genes)
+    sources = genes[:n_src]
+    print(f"device={model.device} precision={a.precision} torch={torch.__version__} threads={torch.get_num_threads()}")
+    print(f"case={label}, panel={len(genes)} genes, timing {n_src} sources x {len(genes)} targets")
+    rows = bench(model, genes, sources, methods, bs, naive, label)
+    print(f"\n{'method':6} {'pairs/s':>12} {'loop pairs/s':>13} {'speed-up':>9} {'all-pairs s':>12} {'peak GiB':>9}  note")
+    for _, method, ns, rate, naive_rate, dt, peak in rows:
+        all_pairs = len(genes) * len(genes)
+        est = all_pairs / rate
+        note = "measured" if ns == len(genes) else f"extrapolated from {ns} sources"
+        print(f"{method:6} {rate:12.1f} {naive_rate:13.2f} {rate / naive_rate:8.0f}x {est:12.1f} {peak:9.2f}  {note}")
+        if a.case == "scgpt" and method in ("vvp", "gt", "pert"):
+            per_source = {"pert": 1, "vvp": 8, "gt": 8}[method] * (2.0 if method == "gt" else 1.0)
+            tflops = len(genes) * per_source * SCGPT_FORWARD_GFLOP / est / 1e3
+            print(f"{'':6} ~{tflops:.2f} TFLOP/s effective ({'GT counted as 2 forwards' if method == 'gt' else 'forwards only'})")
+
+
+if __name__ == "__main__":
+    main()

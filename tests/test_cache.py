@@ -1,0 +1,106 @@
+"""Feature cache: hits, misses on every changed input, damaged files, resumable chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_model
+from ugrn_core.extract import ExtractionParams, FeatureCache, extract_features
+import ugrn_core.extract as extract_mod
+
+
+@pytest.fixture
+def counting(monkeypatch):
+    calls = []
+    real = extract_mod._compute
+
+    def wrapped(method, ctx, pos, *a, **k):
+        calls.append((method, tuple(pos)))
+        return real(method, ctx, pos, *a, **k)
+
+    monkeypatch.setattr(extract_mod, "_compute", wrapped)
+    return calls
+
+
+def _run(model, genes, cache, **kw):
+    params = ExtractionParams(vvp_values=kw.pop("M", 4), chunk_sources=3, background=kw.pop("bg", None))
+    return extract_features(kw.pop("method", "vvp"), model, genes, params=params, cache=cache, **kw)
+
+
+def test_hit_after_first_run(tmp_path, genes, counting):
+    cache, model = FeatureCache(tmp_path), make_model(genes)
+    first = _run(model, genes, cache)
+    n = len(counting)
+    second = _run(model, genes, cache)
+    assert len(counting) == n  # nothing recomputed
+    np.testing.assert_array_equal(first.features, second.features)
+
+
+@pytest.mark.parametrize("change", ["genes", "params", "model", "background", "mean"])
+def test_miss_on_any_changed_input(tmp_path, genes, counting, change):
+    cache, model = FeatureCache(tmp_path), make_model(genes)
+    method = "pert" if change == "mean" else "vvp"
+    mean = np.ones(len(genes), np.float32)
+    _run(model, genes, cache, method=method, mean_values=mean)
+    n = len(counting)
+    kw = {"method": method, "mean_values": mean}
+    if change == "genes":
+        genes = genes[:-1]
+        kw["mean_values"] = mean[:-1]
+    elif change == "params":
+        kw["M"] = 5
+    elif change == "model":
+        model = make_model(genes, seed=9)
+    elif change == "background":
+        kw["bg"] = 2.0
+    else:
+        kw["mean_values"] = mean * 2
+    _run(model, genes, cache, **kw)
+    assert len(counting) > n
+
+
+def test_corrupt_entry_is_detected_and_recomputed(tmp_path, genes, counting):
+    cache, model = FeatureCache(tmp_path), make_model(genes)
+    ref = _run(model, genes, cache)
+    files = sorted(tmp_path.glob("*/*.npz"))
+    assert files
+    files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
+    n = len(counting)
+    again = _run(model, genes, cache)
+    assert len(counting) == n + 1
+    np.testing.assert_allclose(again.features, ref.features)
+
+
+def test_altered_entry_fails_checksum(tmp_path):
+    cache = FeatureCache(tmp_path)
+    cache.save("ab" * 32, {"features": np.arange(6.0)})
+    p = cache.path("ab" * 32)
+    with np.load(p) as npz:
+        arrays = dict(npz)
+    arrays["features"] = arrays["features"] + 1  # same checksum field, different data
+    np.savez(p, **arrays)
+    assert cache.load("ab" * 32) is None and not p.exists()
+
+
+def test_interrupted_run_resumes_from_finished_chunks(tmp_path, genes, counting, monkeypatch):
+    cache, model = FeatureCache(tmp_path), make_model(genes)
+    reference = _run(model, genes, None)
+    real = extract_mod._compute
+    state = {"n": 0}
+
+    def dies_on_third_chunk(*a, **k):
+        state["n"] += 1
+        if state["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(extract_mod, "_compute", dies_on_third_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        _run(model, genes, cache)
+    monkeypatch.setattr(extract_mod, "_compute", real)
+    calls = []
+    monkeypatch.setattr(extract_mod, "_compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+    resumed = _run(model, genes, cache)
+    assert len(calls) == 1  # 7 sources / 3 per chunk = 3 chunks; 2 came from the cache
+    np.testing.assert_allclose(resumed.features, reference.features, atol=1e-6)

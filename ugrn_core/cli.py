@@ -1,0 +1,169 @@
+"""Command line: the same pipeline as the app, in batch (``python -m ugrn_core …``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__
+from .errors import UGRNError
+
+
+def _methods(text: str) -> list[str]:
+    from .extract import METHODS
+
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown method(s) {bad}; choose from {','.join(METHODS)}")
+    return methods
+
+
+def _score_help() -> str:
+    from .extract import SCORE_HELP
+
+    return "edges.csv score per method (untrained): " + "; ".join(f"{m}: {h}" for m, h in SCORE_HELP.items())
+
+
+def cmd_extract(a: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .extract import ExtractionParams, FeatureCache
+    from .models.foundation import load_model
+    from .pipeline import edges_table, prepare_data, run_extraction
+
+    t0 = time.perf_counter()
+    model = load_model(a.model, device=a.device, precision=a.precision)
+    print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
+    keep = [g for g in (a.genes or "").split(",") if g]
+    prepared = prepare_data(a.data, model, n_genes=a.n_genes, keep_genes=keep, min_coverage=a.min_coverage)
+    print(f"Data: {prepared.report.summary()}")
+    print(f"Vocabulary: {prepared.mapping.summary()}")
+    print(f"Panel: {len(prepared.panel)} genes ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
+    sources = [g for g in a.sources.split(",") if g] if a.sources else None
+    params = ExtractionParams(
+        background=a.background, vvp_values=a.vvp_values, gt_values=a.gt_values,
+        emb_mode=a.emb_mode, batch_size=a.batch_size,
+    )
+    cache = None if a.no_cache else FeatureCache(a.cache_dir)
+    bars: dict = {}
+
+    def progress(method: str, done: int, total: int) -> None:
+        bar = bars.get(method)
+        if bar is None:
+            bar = bars[method] = tqdm(total=max(total, 1), desc=f"{method:>4}", unit="cell", leave=True)
+        bar.n = done
+        bar.refresh()
+
+    results = run_extraction(prepared, model, a.methods, sources, params, cache, progress)
+    for bar in bars.values():
+        bar.close()
+    out = Path(a.out)
+    (out / "features").mkdir(parents=True, exist_ok=True)
+    for method, feats in results.items():
+        feats.save_npz(out / "features" / f"{method}.npz")
+    edges = edges_table(results)
+    edges.to_csv(out / "edges.csv", index=False)
+    manifest = {
+        "ugrn_version": __version__,
+        "data": str(a.data),
+        "model": model.describe(),
+        "methods": a.methods,
+        "panel": prepared.panel,
+        "preprocess": prepared.report.__dict__,
+        "coverage": prepared.mapping.coverage,
+        "params": {m: f.params for m, f in results.items()},
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    print(f"Wrote {out/'edges.csv'} ({len(edges):,} pairs) and features/ for {', '.join(a.methods)} in {manifest['seconds']} s")
+    return 0
+
+
+def cmd_pretrain(a: argparse.Namespace) -> int:
+    from .data.io import read_dataset
+    from .data.preprocess import dense_matrix, preprocess, select_panel
+    from .models.pretrain import PretrainConfig, format_metrics, pretrain, save_pretrained
+
+    adata, report = preprocess(read_dataset(a.data))
+    print(f"Data: {report.summary()}")
+    genes = select_panel(adata, a.n_genes)
+    cfg = PretrainConfig(
+        epochs=a.epochs, nlayers=a.layers, d_model=a.d_model, nhead=a.heads, d_hid=a.d_hid or 2 * a.d_model,
+        mask_ratio=a.mask_ratio, lr=a.lr, batch_size=a.batch_size, value_transform=a.values, seed=a.seed,
+        max_seq_len=a.max_seq_len,
+    )
+    print(f"Pretraining on {adata.n_obs} cells x {len(genes)} genes: {cfg.nlayers} layers, d={cfg.d_model}, up to {cfg.epochs} epochs")
+
+    def progress(epoch: int, total: int, h: dict) -> None:
+        print(f"  epoch {epoch:3d}/{total}  train {h['train_mse']:.4f}  held-out {h['val_mse']:.4f}", flush=True)
+
+    result = pretrain(dense_matrix(adata, genes), genes, cfg, device=a.device, progress=progress)
+    folder = save_pretrained(result, a.out, data_description=str(a.data))
+    print(format_metrics(result.metrics))
+    print(f"Wrote checkpoint folder {folder} (args.json, vocab.json, best_model.pt, metrics.json); use it with --model {folder}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ugrn_core", description="UGRN Explorer: GRNs from frozen single-cell foundation models.")
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("extract", help="extract gene-pair features and untrained edge scores",
+                       description="Extract gene-pair features. " + _score_help(),
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("--data", required=True, help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'")
+    e.add_argument("--model", default="default", help="scGPT checkpoint folder, or 'default' (built-in)")
+    e.add_argument("--methods", type=_methods, default=_methods("pert,emb,vvp,gt"), help="comma-separated subset of pert,emb,vvp,gt")
+    e.add_argument("--n-genes", type=int, default=300, help="gene panel size (most variable genes known to the model)")
+    e.add_argument("--genes", default="", help="comma-separated genes always kept in the panel")
+    e.add_argument("--sources", default="", help="comma-separated source genes (default: every panel gene)")
+    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--background", type=float, default=None, help="virtual-cell background value (default: the model's typical expressed value)")
+    e.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
+    e.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
+    e.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")
+    e.add_argument("--batch-size", type=int, default=64, help="virtual cells per forward pass (halved automatically on GPU out-of-memory)")
+    e.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    e.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 autocast on CUDA")
+    e.add_argument("--min-coverage", type=float, default=0.5, help="refuse if fewer genes than this fraction are in the vocabulary")
+    e.add_argument("--cache-dir", default=None, help="feature cache folder (default: $UGRN_CACHE_DIR or ~/.cache/ugrn_explorer)")
+    e.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    e.set_defaults(func=cmd_extract)
+
+    t = sub.add_parser("pretrain", help="pretrain a small scGPT-architecture model on a dataset",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--data", required=True, help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'")
+    t.add_argument("--out", required=True, help="checkpoint folder to write")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--layers", type=int, default=4)
+    t.add_argument("--d-model", type=int, default=64)
+    t.add_argument("--heads", type=int, default=4)
+    t.add_argument("--d-hid", type=int, default=None, help="feed-forward width (default 2 x d-model)")
+    t.add_argument("--n-genes", type=int, default=1200, help="genes to model (most variable)")
+    t.add_argument("--mask-ratio", type=float, default=0.4)
+    t.add_argument("--max-seq-len", type=int, default=128, help="genes per training sequence (random subset per batch)")
+    t.add_argument("--lr", type=float, default=2e-3)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--values", choices=["log1p", "binned"], default="log1p", help="input value representation")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.set_defaults(func=cmd_pretrain)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UGRNError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

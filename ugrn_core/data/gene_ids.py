@@ -1,0 +1,83 @@
+"""Gene identifiers: detect symbol vs Ensembl, map a dataset's genes to a model vocabulary."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import anndata as ad
+
+from ..errors import VocabularyError, suggest_model_fix
+from ..models.vocab import GeneVocab
+
+_ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(\.\d+)?$")
+SYMBOL_COLUMNS = ("gene_symbols", "gene_symbol", "symbol", "feature_name", "gene_name", "gene_ids_symbol")
+
+
+def detect_id_type(genes) -> str:
+    """``ensembl``, ``symbol`` or ``mixed`` (more than 5% of each)."""
+    genes = [str(g) for g in genes]
+    if not genes:
+        return "symbol"
+    frac = sum(bool(_ENSEMBL.match(g)) for g in genes) / len(genes)
+    if frac > 0.95:
+        return "ensembl"
+    return "mixed" if frac > 0.05 else "symbol"
+
+
+@dataclass
+class VocabMapping:
+    """Which dataset genes the model knows: the coverage report shown to the user."""
+
+    dataset_genes: list[str]
+    mapped: dict[str, str]  # dataset gene -> vocabulary token
+    id_type: str
+    dropped: list[str] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float:
+        return len(self.mapped) / max(len(self.dataset_genes), 1)
+
+    @property
+    def known(self) -> list[str]:
+        return [g for g in self.dataset_genes if g in self.mapped]
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.mapped)} of {len(self.dataset_genes)} genes ({self.coverage:.1%}) are in "
+            f"the model's vocabulary; {len(self.dropped)} dropped (ID type: {self.id_type})."
+        )
+
+
+def symbol_names(adata: ad.AnnData) -> list[str]:
+    """Gene names to match: a symbol column of ``var`` if the index holds Ensembl IDs."""
+    names = [str(g) for g in adata.var_names]
+    if detect_id_type(names) == "ensembl":
+        for col in SYMBOL_COLUMNS:
+            if col in adata.var.columns:
+                return [str(s) for s in adata.var[col]]
+    return names
+
+
+def map_to_vocab(genes, vocab: GeneVocab, min_coverage: float = 0.5, data_hint: str = "PATH") -> VocabMapping:
+    """Map genes to the vocabulary (exact, then case-insensitive); refuse below ``min_coverage``."""
+    genes = [str(g) for g in genes]
+    mapped = {}
+    for g in genes:
+        token = vocab.resolve(g)
+        if token is not None:
+            mapped[g] = token
+    mapping = VocabMapping(genes, mapped, detect_id_type(genes), [g for g in genes if g not in mapped])
+    if mapping.coverage < min_coverage:
+        hint = ""
+        if mapping.id_type == "ensembl" and detect_id_type(vocab.genes[:1000]) != "ensembl":
+            hint = (
+                " The dataset uses Ensembl IDs while the vocabulary uses gene symbols: add a "
+                f"symbol column to adata.var (one of {', '.join(SYMBOL_COLUMNS[:4])})."
+            )
+        raise VocabularyError(
+            f"Only {len(mapped)} of {len(genes)} genes ({mapping.coverage:.1%}) are known to the "
+            f"model, below the {min_coverage:.0%} needed.{hint} Examples not found: "
+            f"{mapping.dropped[:8]}. " + suggest_model_fix(data_hint)
+        )
+    return mapping

@@ -1,0 +1,77 @@
+"""Read expression data into AnnData: ``.h5ad``, the BEELINE layout, or the demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+DEMO = "demo"
+_TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
+
+
+def _read_h5ad(path: Path, backed: bool = False) -> ad.AnnData:
+    try:
+        return ad.read_h5ad(path, backed="r" if backed else None)
+    except Exception as exc:  # h5py/anndata raise many types for a bad file
+        raise DataError(
+            f"{path.name} could not be read as an .h5ad file ({type(exc).__name__}: "
+            f"{str(exc)[:200]}). Is it truncated or another format? Re-export it with "
+            "`adata.write_h5ad(...)`, or give a BEELINE ExpressionData.csv (genes x cells)."
+        ) from None
+
+
+def read_expression_table(path: Path) -> ad.AnnData:
+    """BEELINE's ``ExpressionData.csv``: genes as rows, cells as columns, first column = gene."""
+    sep = "\t" if ".tsv" in path.name or ".txt" in path.name else ","
+    try:
+        df = pd.read_csv(path, sep=sep, index_col=0)
+    except Exception as exc:
+        raise DataError(f"{path.name} is not a readable expression table ({exc}).") from None
+    if df.empty:
+        raise DataError(f"{path.name} holds no expression values (0 genes or 0 cells).")
+    try:
+        values = df.to_numpy(dtype=np.float32)
+    except ValueError:
+        raise DataError(
+            f"{path.name} has non-numeric entries. Expected genes as rows, cells as columns, "
+            "the first column holding gene names (BEELINE's ExpressionData.csv)."
+        ) from None
+    adata = ad.AnnData(X=values.T)
+    adata.obs_names = [str(c) for c in df.columns]
+    adata.var_names = [str(g) for g in df.index]
+    return adata
+
+
+def read_dataset(source: str | Path, backed: bool = False) -> ad.AnnData:
+    """Load ``"demo"``, an ``.h5ad`` file, a BEELINE expression table, or a BEELINE folder."""
+    if str(source) == DEMO:
+        from .simulate import simulate_demo
+
+        return simulate_demo()[0]
+    path = Path(source).expanduser()
+    if path.is_dir():
+        hits = sorted(path.glob("*ExpressionData.csv*"))
+        if not hits:
+            raise DataError(f"Folder {path} has no ExpressionData.csv (BEELINE layout).")
+        path = hits[0]
+    if not path.exists():
+        raise DataError(f"{path} does not exist. Give an .h5ad file, a BEELINE ExpressionData.csv, or `demo`.")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path.name} is empty (0 bytes).")
+    if path.name.endswith(".h5ad"):
+        adata = _read_h5ad(path, backed)
+    elif path.name.endswith(_TABLE_SUFFIXES):
+        adata = read_expression_table(path)
+    else:
+        raise DataError(
+            f"{path.name}: unknown file type. Supported: .h5ad, or a genes x cells "
+            ".csv/.tsv (optionally .gz) as in BEELINE."
+        )
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise DataError(f"{path.name} is empty: {adata.n_obs} cells x {adata.n_vars} genes.")
+    return adata

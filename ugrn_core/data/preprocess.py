@@ -1,0 +1,138 @@
+"""Make expression comparable: detect raw counts, normalise + log1p, choose a gene panel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import anndata as ad
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import DataError, GeneNotFoundError
+
+RAW = "raw_counts"
+LOG = "log_normalized"
+
+
+def _sample_values(X, n: int = 200_000, seed: int = 0) -> np.ndarray:
+    data = X.data if sp.issparse(X) else np.asarray(X).ravel()
+    if data.size > n:
+        data = np.random.default_rng(seed).choice(data, n, replace=False)
+    return np.asarray(data, dtype=np.float64)
+
+
+def detect_scale(X) -> str:
+    """``raw_counts`` if the values are non-negative integers with a count-like range,
+    else ``log_normalized``. Raises DataError on NaN/inf or negative values."""
+    vals = _sample_values(X)
+    if not np.isfinite(vals).all():
+        raise DataError(
+            "The expression matrix contains NaN or infinite values. Remove or impute them "
+            "(e.g. `np.nan_to_num`) before loading."
+        )
+    if (vals < 0).any():
+        raise DataError(
+            "The expression matrix has negative values: it looks scaled or centred "
+            "(e.g. `sc.pp.scale`). Provide raw counts or log-normalised expression instead "
+            "(adata.layers['counts'] or adata.raw)."
+        )
+    nonzero = vals[vals != 0]
+    if nonzero.size == 0:
+        raise DataError("Every expression value is zero; there is nothing to analyse.")
+    is_integer = np.allclose(nonzero, np.round(nonzero))
+    return RAW if is_integer and nonzero.max() > 10 else LOG
+
+
+@dataclass
+class PreprocessReport:
+    detected: str
+    normalized: bool
+    n_cells: int
+    n_genes: int
+    dropped_zero_genes: int
+    dropped_zero_cells: int
+
+    def summary(self) -> str:
+        how = "normalised to 10,000 per cell + log1p" if self.normalized else "used as given"
+        return (
+            f"{self.n_cells} cells x {self.n_genes} genes; detected {self.detected.replace('_', ' ')} "
+            f"({how}); removed {self.dropped_zero_genes} all-zero genes and "
+            f"{self.dropped_zero_cells} all-zero cells."
+        )
+
+
+def preprocess(adata: ad.AnnData, target_sum: float = 1e4) -> tuple[ad.AnnData, PreprocessReport]:
+    """Return a log-normalised copy (raw counts kept in ``layers['counts']``) and a report."""
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise DataError(f"The dataset is empty ({adata.n_obs} cells x {adata.n_vars} genes).")
+    adata = adata.to_memory() if adata.isbacked else adata.copy()
+    if not adata.var_names.is_unique:
+        dups = adata.var_names[adata.var_names.duplicated()].unique()[:5].tolist()
+        raise DataError(
+            f"Gene names are not unique (e.g. {dups}). Make them unique first "
+            "(`adata.var_names_make_unique()`) or aggregate duplicates."
+        )
+    detected = detect_scale(adata.X)
+    X = adata.X
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float32)
+        X.eliminate_zeros()
+        adata.X = X
+    else:
+        adata.X = np.asarray(X, dtype=np.float32)
+    gene_nz = np.asarray((adata.X != 0).sum(axis=0)).ravel()
+    cell_nz = np.asarray((adata.X != 0).sum(axis=1)).ravel()
+    adata = adata[cell_nz > 0, gene_nz > 0].copy()
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise DataError("No cell or gene has a non-zero value after removing empty ones.")
+    normalized = detected == RAW
+    if normalized:
+        import scanpy as sc
+
+        adata.layers["counts"] = adata.X.copy()
+        sc.pp.normalize_total(adata, target_sum=target_sum)
+        sc.pp.log1p(adata)
+    report = PreprocessReport(
+        detected=detected,
+        normalized=normalized,
+        n_cells=adata.n_obs,
+        n_genes=adata.n_vars,
+        dropped_zero_genes=int((gene_nz == 0).sum()),
+        dropped_zero_cells=int((cell_nz == 0).sum()),
+    )
+    adata.uns["ugrn_preprocess"] = report.__dict__.copy()
+    return adata, report
+
+
+def select_panel(
+    adata: ad.AnnData, n_genes: int, keep: list[str] | None = None, candidates: list[str] | None = None
+) -> list[str]:
+    """Gene panel: the user's ``keep`` genes first, then the most variable of ``candidates``.
+
+    Variability is scanpy's dispersion-based HVG score on log-normalised data (flavor
+    'seurat'), ranked rather than thresholded so the panel has exactly ``n_genes`` genes.
+    """
+    candidates = list(adata.var_names) if candidates is None else list(candidates)
+    keep = list(dict.fromkeys(keep or []))
+    cand_set = set(candidates)
+    missing = [g for g in keep if g not in cand_set]
+    if missing:
+        raise GeneNotFoundError(
+            f"Requested gene(s) {missing[:10]} are not usable in this dataset (absent from the "
+            "data, all-zero, or unknown to the model). Check the spelling or choose other genes."
+        )
+    if n_genes >= len(candidates):
+        return keep + [g for g in candidates if g not in set(keep)]
+    import scanpy as sc
+
+    sub = adata[:, candidates]
+    stats = sc.pp.highly_variable_genes(sub, flavor="seurat", n_top_genes=None, inplace=False)
+    disp = np.nan_to_num(np.asarray(stats["dispersions_norm"], dtype=float), nan=-np.inf)
+    order = [candidates[i] for i in np.argsort(-disp, kind="stable")]
+    rest = [g for g in order if g not in set(keep)]
+    return (keep + rest)[: max(n_genes, len(keep))]
+
+
+def dense_matrix(adata: ad.AnnData, genes: list[str]) -> np.ndarray:
+    X = adata[:, genes].X
+    return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)

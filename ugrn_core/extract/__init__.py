@@ -1,0 +1,175 @@
+"""Gene-pair feature extraction from a frozen model: Perturbation, Embedding, VVP, GT.
+
+:func:`extract_features` is the one entry point. It splits the sources into chunks, reads
+finished chunks from the content-keyed cache, computes the rest (so an interrupted run
+resumes where it stopped) and reports progress in virtual-cell forwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import __version__
+from ..errors import GeneNotFoundError
+from ..models.foundation import FoundationModel
+from .base import ExtractionContext, PairFeatures, Progress, no_progress
+from .cache import FeatureCache, content_key
+from .emb import embedding_features
+from .gt import gt_features
+from .pert import perturbation_features
+from .vvp import vvp_features
+
+METHODS = ("pert", "emb", "vvp", "gt")
+METHOD_LABELS = {
+    "pert": "Perturbation",
+    "emb": "Embedding",
+    "vvp": "Virtual Value Perturbation",
+    "gt": "Gradient Trajectory",
+}
+# Bump when a method's numbers change, so old cache entries are not reused.
+FEATURE_VERSION = {"pert": 1, "emb": 1, "vvp": 1, "gt": 1}
+
+
+def _mean_abs(features: np.ndarray) -> np.ndarray:
+    return np.abs(features).mean(axis=-1)
+
+
+def _cosine(E_s: np.ndarray, E_t: np.ndarray) -> np.ndarray:
+    a = E_s / np.linalg.norm(E_s, axis=1, keepdims=True).clip(1e-12)
+    b = E_t / np.linalg.norm(E_t, axis=1, keepdims=True).clip(1e-12)
+    return a @ b.T
+
+
+SCORE_HELP = {
+    "pert": "|e_ij|: size of target j's change when source i is zeroed in the mean cell",
+    "emb": "cosine similarity of the gene-token embeddings E_i and E_j (symmetric)",
+    "vvp": "mean over the M virtual values of |e_ij[m]| (response-curve magnitude)",
+    "gt": "mean over the T source values of |dM_j/dv_i| (average local slope)",
+}
+
+
+@dataclass
+class ExtractionParams:
+    """Virtual-cell settings. ``None`` means: take it from the model's ValueSpec.
+
+    background: value of every gene in a VVP/GT virtual cell.
+    vvp_values / gt_values: M and T, the number of source values swept over the model's
+        input range (paper: 8 each); ``value_grid`` overrides both with explicit values.
+    """
+
+    background: float | None = None
+    vvp_values: int = 8
+    gt_values: int = 8
+    value_grid: tuple[float, ...] | None = None
+    emb_mode: str = "sum"
+    batch_size: int = 64
+    chunk_sources: int = 32
+
+    def grid(self, model: FoundationModel, method: str) -> np.ndarray:
+        if self.value_grid is not None:
+            return np.asarray(self.value_grid, dtype=np.float32)
+        return model.value_spec.grid(self.vvp_values if method == "vvp" else self.gt_values)
+
+    def resolved_background(self, model: FoundationModel) -> float:
+        return float(model.value_spec.background if self.background is None else self.background)
+
+
+def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None = None) -> int:
+    """Virtual-cell forwards an extraction costs (GT's jvp counts as one, ~2-3x a forward)."""
+    params = params or ExtractionParams()
+    per_source = {"pert": 1, "emb": 0, "vvp": params.vvp_values, "gt": params.gt_values}[method]
+    return n_sources * per_source + (1 if method in ("pert", "vvp") else 0)
+
+
+def _compute(method: str, ctx: ExtractionContext, pos: np.ndarray, params: ExtractionParams, grid, progress, done0, total):
+    if method == "pert":
+        return perturbation_features(ctx, pos, progress, done0, total)
+    if method == "emb":
+        return embedding_features(ctx, pos, params.emb_mode)
+    if method == "vvp":
+        return vvp_features(ctx, pos, grid, progress, done0, total)
+    if method == "gt":
+        return gt_features(ctx, pos, grid, progress, done0, total)
+    raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
+
+
+def extract_features(
+    method: str,
+    model: FoundationModel,
+    genes: list[str],
+    sources: list[str] | None = None,
+    mean_values: np.ndarray | None = None,
+    params: ExtractionParams | None = None,
+    cache: FeatureCache | None = None,
+    progress: Progress | None = None,
+) -> PairFeatures:
+    """Features for every ordered pair (source -> target) among ``genes``.
+
+    genes: the panel (targets and the virtual cell's context), all in the model's vocabulary.
+    sources: subset of ``genes`` to use as sources (default: all).
+    mean_values: the dataset's mean expression in model units, aligned to ``genes``
+        (needed by ``pert`` only).
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
+    params = params or ExtractionParams()
+    progress = progress or no_progress
+    genes = list(genes)
+    sources = genes if sources is None else list(sources)
+    index = {g: i for i, g in enumerate(genes)}
+    missing = [s for s in sources if s not in index]
+    if missing:
+        raise GeneNotFoundError(
+            f"Source gene(s) {missing[:10]} are not in the gene panel. Add them to the panel "
+            "(always-include genes) or pick sources from it."
+        )
+    background = params.resolved_background(model)
+    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size)
+    grid = params.grid(model, method) if method in ("vvp", "gt") else None
+    pos_all = np.array([index[s] for s in sources], dtype=np.int64)
+
+    key_parts = [
+        method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
+        background if method in ("vvp", "gt") else None,
+        grid, params.emb_mode if method == "emb" else None,
+        np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
+    ]
+    total = forwards_needed(method, len(sources), params)
+    chunks = [pos_all[i:i + params.chunk_sources] for i in range(0, len(pos_all), params.chunk_sources)]
+    per_source = max(total // max(len(sources), 1), 0)
+    results, done = [], 0
+    for chunk in chunks:
+        key = content_key(*key_parts, chunk)
+        arr = None
+        if cache is not None:
+            with cache.lock(key):
+                hit = cache.load(key)
+                if hit is None:
+                    arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
+                    cache.save(key, {"features": arr})
+                else:
+                    arr = hit["features"]
+        else:
+            arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
+        results.append(arr)
+        done += per_source * len(chunk)
+        progress(min(done, total), total)
+    progress(total, total)
+    features = np.concatenate(results) if results else np.zeros((0, len(genes), 1), np.float32)
+    info = {k: v for k, v in asdict(params).items() if k not in ("batch_size", "chunk_sources")}
+    info.update(background=background, value_grid=None if grid is None else grid.tolist())
+    if method == "emb":
+        # E_i + E_j alone gives no pair score; the untrained use of embeddings is cosine similarity.
+        E = ctx.model.gene_embeddings(ctx.gene_ids).cpu().numpy()
+        score = _cosine(E[pos_all], E)
+    else:
+        score = _mean_abs(features)
+    return PairFeatures(method, features, sources, genes, score.astype(np.float32), info)
+
+
+__all__ = [
+    "METHODS", "METHOD_LABELS", "SCORE_HELP", "ExtractionParams", "PairFeatures",
+    "FeatureCache", "extract_features", "forwards_needed",
+]

@@ -1,0 +1,137 @@
+"""The user-facing model wrapper: one small interface every extractor talks to.
+
+``FoundationModel`` holds a frozen ``nn.Module`` plus what is needed to use it on data:
+its vocabulary, its input units (:class:`ValueSpec`) and a content digest for caching.
+Extractors only call :meth:`predict` and :meth:`gene_embeddings`.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .checkpoint import read_checkpoint
+from .scgpt import ScGPTModel
+from .values import ValueSpec
+from .vocab import CLS_TOKEN, GeneVocab
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default_model"
+CLS_VALUE = 0.0
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class FoundationModel:
+    """A frozen scFM ready for gene-pair feature extraction."""
+
+    module: ScGPTModel
+    vocab: GeneVocab
+    value_spec: ValueSpec
+    name: str = "model"
+    digest: str = ""
+    args: dict = field(default_factory=dict)
+    ignored_keys: list[str] = field(default_factory=list)
+    path: Path | None = None
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        self.module.eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self._cls_id = self.vocab.index_of(CLS_TOKEN)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.module.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.module.parameters()).dtype
+
+    def to(self, device: str | torch.device | None = "auto") -> "FoundationModel":
+        self.module.to(resolve_device(device))
+        return self
+
+    def autocast(self):
+        """bf16 autocast on CUDA when ``precision == 'bf16'``; a no-op otherwise."""
+        if self.precision == "bf16" and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def token_ids(self, genes) -> Tensor:
+        return torch.as_tensor(self.vocab.ids(genes), device=self.device)
+
+    def predict(self, gene_ids: Tensor, values: Tensor) -> Tensor:
+        """Predicted value of every gene, ``[batch, n_genes]``; differentiable in ``values``.
+
+        ``gene_ids`` is ``[n_genes]`` (shared by the batch) or ``[batch, n_genes]``. A
+        ``<cls>`` token is prepended when the vocabulary has one, as in scGPT's inputs.
+        """
+        b = values.shape[0]
+        if gene_ids.ndim == 1:
+            gene_ids = gene_ids.expand(b, -1)
+        if self._cls_id is not None:
+            cls_ids = torch.full((b, 1), self._cls_id, dtype=gene_ids.dtype, device=gene_ids.device)
+            gene_ids = torch.cat([cls_ids, gene_ids], dim=1)
+            values = torch.cat([values.new_full((b, 1), CLS_VALUE), values], dim=1)
+        with self.autocast():
+            out = self.module(gene_ids, values)
+        if out.dtype in (torch.bfloat16, torch.float16):
+            out = out.float()
+        return out[:, 1:] if self._cls_id is not None else out
+
+    def gene_embeddings(self, gene_ids: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.module.gene_embeddings(gene_ids)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.module.parameters())
+
+    def describe(self) -> dict:
+        cfg = self.module.cfg
+        return {
+            "name": self.name,
+            "path": str(self.path) if self.path else None,
+            "digest": self.digest[:16],
+            "layers": cfg.nlayers,
+            "d_model": cfg.d_model,
+            "heads": cfg.nhead,
+            "vocab_genes": len(self.vocab.genes),
+            "parameters": self.n_params,
+            "value_transform": self.value_spec.transform,
+            "value_range": list(self.value_spec.value_range),
+            "background": self.value_spec.background,
+        }
+
+
+def load_model(
+    spec: str | Path = "default", device: str | torch.device | None = "auto", precision: str = "fp32"
+) -> FoundationModel:
+    """Load ``"default"`` (the built-in model) or an scGPT checkpoint folder."""
+    folder = DEFAULT_MODEL_DIR if str(spec) == "default" else Path(spec).expanduser()
+    module, vocab, value_spec, args, info = read_checkpoint(folder)
+    model = FoundationModel(
+        module=module,
+        vocab=vocab,
+        value_spec=value_spec,
+        name="default" if str(spec) == "default" else folder.name,
+        digest=info["digest"],
+        args=args,
+        ignored_keys=info["ignored_keys"],
+        path=folder,
+        precision=precision,
+    )
+    return model.to(device)
+
+
