@@ -109,3 +109,17 @@ def test_progress_reports_reach_total(tiny_model, genes):
                      progress=lambda d, t: seen.append((d, t)))
     assert seen[-1][0] == seen[-1][1] == len(genes) * 3
     assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))
+
+
+def test_out_of_memory_halves_the_batch_and_completes(tiny_model, genes):
+    from ugrn_core.extract.base import ExtractionContext, run_in_batches
+
+    ctx = ExtractionContext(tiny_model, genes, 1.0, batch_size=8)
+
+    def fn(start, stop):
+        if stop - start > 2:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return torch.arange(start, stop, dtype=torch.float32)[:, None]
+
+    out = run_in_batches(fn, 7, ctx, lambda d, t: None, 0, 7)
+    assert out.ravel().tolist() == list(range(7)) and ctx.batch_size == 2

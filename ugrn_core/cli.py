@@ -54,8 +54,10 @@ def cmd_extract(a: argparse.Namespace) -> int:
     def progress(method: str, done: int, total: int) -> None:
         bar = bars.get(method)
         if bar is None:
-            bar = bars[method] = tqdm(total=max(total, 1), desc=f"{method:>4}", unit="cell", leave=True)
-        bar.n = done
+            for other in bars.values():
+                other.close()
+            bar = bars[method] = tqdm(total=max(total, 1), desc=f"{method:>4}", unit="cell")
+        bar.n = bar.total if done >= total else done
         bar.refresh()
 
     results = run_extraction(prepared, model, a.methods, sources, params, cache, progress)
