@@ -26,6 +26,11 @@ def test_extract_demo_default_writes_contract_files(tmp_path, capsys):
             if dim:
                 assert npz["features"].shape[2] == dim
             assert "TF16" in list(npz["sources"])
+    from ugrn_core.extract import PairFeatures
+
+    gt = PairFeatures.load_npz(out / "features" / "gt.npz", "gt")
+    row = gt.to_frame().set_index(["source", "target"])["gt"]
+    np.testing.assert_allclose(row.loc[list(zip(edges.source, edges.target))].to_numpy(), edges["gt"], rtol=1e-5)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["name"] == "default" and len(manifest["panel"]) == 25
 

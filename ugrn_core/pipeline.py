@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .data.gene_ids import VocabMapping, detect_id_type, map_to_vocab, symbol_names
+from .data.gene_ids import VocabMapping, map_to_vocab, symbol_names
 from .data.io import read_dataset
 from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
@@ -91,4 +91,4 @@ def edges_table(results: dict[str, PairFeatures]) -> pd.DataFrame:
     return frame if frame is not None else pd.DataFrame(columns=["source", "target"])
 
 
-__all__ = ["PreparedData", "prepare_data", "run_extraction", "edges_table", "detect_id_type"]
+__all__ = ["PreparedData", "prepare_data", "run_extraction", "edges_table"]

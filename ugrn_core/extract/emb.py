@@ -25,6 +25,3 @@ def embedding_features(ctx: ExtractionContext, source_pos: np.ndarray, mode: str
         out = torch.cat([Es[:, None, :].expand(-1, len(E), -1), E[None].expand(len(Es), -1, -1)], dim=-1)
     return out.cpu().numpy()
 
-
-def gene_embedding_matrix(ctx: ExtractionContext) -> np.ndarray:
-    return ctx.model.gene_embeddings(ctx.gene_ids).cpu().numpy()
