@@ -118,17 +118,16 @@ def extract_features(
     progress = progress or no_progress
     genes = list(genes)
     sources = genes if sources is None else list(sources)
-    index = {g: i for i, g in enumerate(genes)}
-    missing = [s for s in sources if s not in index]
+    background = params.resolved_background(model)
+    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size)
+    missing = [s for s in sources if s not in ctx.index]
     if missing:
         raise GeneNotFoundError(
             f"Source gene(s) {missing[:10]} are not in the gene panel. Add them to the panel "
             "(always-include genes) or pick sources from it."
         )
-    background = params.resolved_background(model)
-    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size)
     grid = params.grid(model, method) if method in ("vvp", "gt") else None
-    pos_all = np.array([index[s] for s in sources], dtype=np.int64)
+    pos_all = np.array([ctx.index[s] for s in sources], dtype=np.int64)
 
     key_parts = [
         method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from .checkpoint import write_checkpoint
 from .foundation import CLS_VALUE, resolve_device
 from .scgpt import ScGPTConfig, ScGPTModel
-from .values import ValueSpec, fit_value_spec
+from .values import ValueSpec, fit_value_spec, to_model_values
 from .vocab import CLS_TOKEN, PAD_TOKEN, GeneVocab
 
 
@@ -120,8 +120,6 @@ def pretrain(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     dev = resolve_device(device)
-    from .values import to_model_values
-
     V_all = to_model_values(X_lognorm, ValueSpec(transform=cfg.value_transform, n_bins=cfg.n_bins))
     order = rng.permutation(len(V_all))
     n_val = max(1, int(round(cfg.val_fraction * len(V_all))))
