@@ -22,6 +22,16 @@ def _methods(text: str) -> list[str]:
     return methods
 
 
+def _classical(text: str) -> list[str]:
+    from .baselines import CLASSICAL
+
+    methods = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in methods if m not in CLASSICAL]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown baseline(s) {bad}; choose from {','.join(CLASSICAL)}")
+    return methods
+
+
 def _score_help() -> str:
     from .extract import SCORE_HELP
 
@@ -57,8 +67,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
             for other in bars.values():
                 other.close()
             bar = bars[method] = tqdm(total=max(total, 1), desc=f"{method:>4}", unit="cell")
-        bar.n = bar.total if done >= total else done
-        bar.refresh()
+        bar.update(max(0, min(done, bar.total) - bar.n))
 
     results = run_extraction(prepared, model, a.methods, sources, params, cache, progress)
     for bar in bars.values():
@@ -87,26 +96,92 @@ def cmd_extract(a: argparse.Namespace) -> int:
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from .data.io import read_dataset
-    from .data.preprocess import dense_matrix, preprocess, select_panel
+    from .data.preprocess import dense_matrix, preprocess, select_panel, stack_datasets
     from .models.pretrain import PretrainConfig, format_metrics, pretrain, save_pretrained
 
-    adata, report = preprocess(read_dataset(a.data))
-    print(f"Data: {report.summary()}")
-    genes = select_panel(adata, a.n_genes)
+    sources = [d for item in a.data for d in item.split(",") if d]
+    adatas = {}
+    for src in sources:
+        adata, report = preprocess(read_dataset(src))
+        print(f"Data {src}: {report.summary()}")
+        adatas[src] = adata
+    if len(adatas) == 1:
+        adata = next(iter(adatas.values()))
+        genes = select_panel(adata, a.n_genes)
+        X = dense_matrix(adata, genes)
+    else:
+        X, genes, _ = stack_datasets(adatas, a.n_genes)
+        print(f"Stacked {len(adatas)} datasets: {len(X)} cells, {len(genes)} genes in the union "
+              f"(each dataset's {a.n_genes} most variable; unmeasured genes are never shown to the model)")
     cfg = PretrainConfig(
         epochs=a.epochs, nlayers=a.layers, d_model=a.d_model, nhead=a.heads, d_hid=a.d_hid or 2 * a.d_model,
         mask_ratio=a.mask_ratio, lr=a.lr, batch_size=a.batch_size, value_transform=a.values, seed=a.seed,
         max_seq_len=a.max_seq_len,
     )
-    print(f"Pretraining on {adata.n_obs} cells x {len(genes)} genes: {cfg.nlayers} layers, d={cfg.d_model}, up to {cfg.epochs} epochs")
+    print(f"Pretraining on {len(X)} cells x {len(genes)} genes: {cfg.nlayers} layers, d={cfg.d_model}, up to {cfg.epochs} epochs")
 
     def progress(epoch: int, total: int, h: dict) -> None:
         print(f"  epoch {epoch:3d}/{total}  train {h['train_mse']:.4f}  held-out {h['val_mse']:.4f}", flush=True)
 
-    result = pretrain(dense_matrix(adata, genes), genes, cfg, device=a.device, progress=progress)
-    folder = save_pretrained(result, a.out, data_description=str(a.data))
+    result = pretrain(X, genes, cfg, device=a.device, progress=progress)
+    folder = save_pretrained(result, a.out, data_description=",".join(sources))
     print(format_metrics(result.metrics))
     print(f"Wrote checkpoint folder {folder} (args.json, vocab.json, best_model.pt, metrics.json); use it with --model {folder}")
+    return 0
+
+
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from .benchmark import load_benchmark_set, run_benchmark
+    from .extract import ExtractionParams, FeatureCache
+    from .models.foundation import load_model
+    from .translator import TranslatorConfig, TranslatorSet
+
+    t0 = time.perf_counter()
+    if a.split == "dataset" and not a.translator and not (a.train_data and a.train_network):
+        raise UGRNError("--split dataset needs --train-data and --train-network (or --translator DIR from an earlier run).")
+    model = load_model(a.model, device=a.device, precision=a.precision)
+    print(f"Model: {model.name} ({model.n_params:,} parameters) on {model.device}")
+    test = load_benchmark_set(a.data, a.network, model, a.n_genes, a.min_coverage, name=a.name or a.data)
+    print(f"Test set  {test.summary()}")
+    train = None
+    if a.split == "dataset" and a.train_data:
+        train = load_benchmark_set(a.train_data, a.train_network, model, a.n_genes, a.min_coverage, name=a.train_data)
+        print(f"Train set {train.summary()}")
+    translators = TranslatorSet.load(a.translator) if a.translator else None
+    params = ExtractionParams(background=a.background, vvp_values=a.vvp_values, gt_values=a.gt_values, emb_mode=a.emb_mode, batch_size=a.batch_size)
+    cache = None if a.no_cache else FeatureCache(a.cache_dir)
+    bars: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=max(total, 1), desc=stage, leave=False)
+        bar.update(max(0, min(done, bar.total) - bar.n))
+
+    result = run_benchmark(
+        test, model, a.split, train, a.methods, a.classical, params, cache,
+        TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, progress,
+    )
+    for bar in bars.values():
+        bar.close()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result.metrics.to_csv(out / "metrics.csv", index=False)
+    result.predictions.to_csv(out / "predictions.csv", index=False)
+    result.per_source.to_csv(out / "per_source.csv", index=False)
+    if a.save_translator:
+        result.translators.save(a.save_translator)
+    report = {**result.report, "data": a.data, "network": a.network, "train_data": a.train_data,
+              "train_network": a.train_network, "translator": a.translator, "seconds_total": round(time.perf_counter() - t0, 1)}
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    shown = result.metrics.pivot_table(index="method", columns="negatives", values=["auroc", "auprc", "epr"], sort=False)
+    print(shown.round(3).to_string())
+    print(f"Wrote {out/'metrics.csv'}, predictions.csv ({len(result.predictions):,} pairs), per_source.csv, report.json in {report['seconds_total']} s"
+          + (f"; translator saved to {a.save_translator}" if a.save_translator else ""))
     return 0
 
 
@@ -139,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("pretrain", help="pretrain a small scGPT-architecture model on a dataset",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--data", required=True, help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'")
+    t.add_argument("--data", required=True, action="append",
+                   help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'; repeat (or comma-separate) to pretrain on several datasets")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--layers", type=int, default=4)
@@ -155,6 +231,38 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default="auto")
     t.set_defaults(func=cmd_pretrain)
+
+    b = sub.add_parser("benchmark", help="train translators on known regulations and score held-out genes or datasets",
+                       description="Generalisation benchmark: gene-disjoint (--split genes) or dataset-disjoint "
+                                   "(--split dataset) evaluation of pert/emb/vvp/gt translators, their ensemble, "
+                                   "untrained scores and classical baselines, under balanced and full negatives.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    b.add_argument("--data", required=True, help="test dataset: .h5ad, BEELINE ExpressionData.csv, or 'demo'")
+    b.add_argument("--network", required=True, help="reference network for --data: CSV/TSV, BEELINE or GENELink folder, or 'demo'")
+    b.add_argument("--model", default="default", help="scGPT checkpoint folder, or 'default'")
+    b.add_argument("--split", choices=["genes", "dataset"], default="genes")
+    b.add_argument("--train-data", default=None, help="training dataset (--split dataset)")
+    b.add_argument("--train-network", default=None, help="reference network for --train-data")
+    b.add_argument("--translator", default=None, help="use this saved translator instead of training one")
+    b.add_argument("--save-translator", default=None, help="folder to save the trained translator to")
+    b.add_argument("--out", required=True, help="output folder (metrics.csv, predictions.csv, per_source.csv, report.json)")
+    b.add_argument("--name", default=None, help="label for the test set in reports")
+    b.add_argument("--methods", type=_methods, default=_methods("pert,emb,vvp,gt"), help="feature extractors")
+    b.add_argument("--classical", type=_classical, default=_classical("pearson,spearman,grnboost"), help="model-free baselines")
+    b.add_argument("--n-genes", type=int, default=300, help="panel: most variable network genes known to the model")
+    b.add_argument("--test-fraction", type=float, default=0.5, help="share of genes held out (--split genes)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--background", type=float, default=None)
+    b.add_argument("--vvp-values", type=int, default=8)
+    b.add_argument("--gt-values", type=int, default=8)
+    b.add_argument("--emb-mode", choices=["sum", "concat"], default="sum")
+    b.add_argument("--batch-size", type=int, default=64)
+    b.add_argument("--device", default="auto")
+    b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    b.add_argument("--min-coverage", type=float, default=0.5)
+    b.add_argument("--cache-dir", default=None)
+    b.add_argument("--no-cache", action="store_true")
+    b.set_defaults(func=cmd_benchmark)
     return p
 
 

@@ -51,14 +51,21 @@ def prepare_data(
     n_genes: int = 300,
     keep_genes: list[str] | None = None,
     min_coverage: float = 0.5,
+    restrict_to: set[str] | None = None,
 ) -> PreparedData:
-    """Load (if a path or ``"demo"``), normalise, map to the vocabulary, choose the panel."""
+    """Load (if a path or ``"demo"``), normalise, map to the vocabulary, choose the panel.
+
+    restrict_to: upper-case symbols the panel must come from (e.g. a reference network's genes).
+    """
     hint = data if isinstance(data, str) else "PATH"
     adata = read_dataset(data) if isinstance(data, str) else data
     adata, report = preprocess(_use_symbols(adata))
     mapping = map_to_vocab(list(adata.var_names), model.vocab, min_coverage, data_hint=hint)
     keep = [str(g) for g in (keep_genes or [])]
-    panel = select_panel(adata, n_genes, keep=keep, candidates=mapping.known)
+    candidates = mapping.known
+    if restrict_to is not None:
+        candidates = [g for g in candidates if g.upper() in restrict_to]
+    panel = select_panel(adata, n_genes, keep=keep, candidates=candidates)
     values = to_model_values(dense_matrix(adata, panel), model.value_spec)
     return PreparedData(adata, report, mapping, panel, values)
 

@@ -136,3 +136,30 @@ def select_panel(
 def dense_matrix(adata: ad.AnnData, genes: list[str]) -> np.ndarray:
     X = adata[:, genes].X
     return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
+
+
+def stack_datasets(adatas: dict[str, ad.AnnData], n_genes: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Stack log-normalised datasets with different genes for joint pretraining.
+
+    Each dataset contributes its ``n_genes`` most variable genes; the result has the union
+    of genes (matched by upper-case symbol) and NaN where a dataset did not measure a gene,
+    so a pretrained model knows every dataset's genes without being shown invented zeros.
+    Returns ``(X cells x genes, genes, dataset label per cell)``.
+    """
+    panels = {name: select_panel(a, n_genes) for name, a in adatas.items()}
+    genes: list[str] = []
+    seen: set[str] = set()
+    for panel in panels.values():
+        for g in panel:
+            if g.upper() not in seen:
+                seen.add(g.upper())
+                genes.append(g.upper())
+    col = {g: i for i, g in enumerate(genes)}
+    blocks, labels = [], []
+    for name, a in adatas.items():
+        block = np.full((a.n_obs, len(genes)), np.nan, dtype=np.float32)
+        panel = panels[name]
+        block[:, [col[g.upper()] for g in panel]] = dense_matrix(a, panel)
+        blocks.append(block)
+        labels += [name] * a.n_obs
+    return np.concatenate(blocks), genes, np.asarray(labels)

@@ -70,8 +70,11 @@ def _predict(model: ScGPTModel, ids: torch.Tensor, vals: torch.Tensor, cls_id: i
 
 
 @torch.no_grad()
-def masked_error(model, ids, V, mask, spec, cls_id, batch_size=256) -> float:
-    """Mean squared error of the model at the masked entries of ``V`` (cells x genes)."""
+def masked_error(model, ids, V, mask, spec, cls_id, batch_size=256, total: bool = False):
+    """Mean squared error of the model at the masked entries of ``V`` (cells x genes).
+
+    With ``total=True`` returns ``(sum of squared errors, count)`` so groups can be pooled.
+    """
     model.eval()
     se, n = 0.0, 0
     for s in range(0, len(V), batch_size):
@@ -79,7 +82,19 @@ def masked_error(model, ids, V, mask, spec, cls_id, batch_size=256) -> float:
         pred = _predict(model, ids, torch.where(m, torch.full_like(v, spec.mask_value), v), cls_id)
         se += float(((pred - v) ** 2)[m].sum())
         n += int(m.sum())
-    return se / max(n, 1)
+    return (se, n) if total else se / max(n, 1)
+
+
+def availability_groups(V: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Cells grouped by which genes were measured (NaN = not measured in that dataset).
+
+    Returns the group of each cell and, per group, the indices of its measured genes.
+    Training sequences are drawn within one group, so no model input is ever invented.
+    """
+    measured = ~np.isnan(V)
+    keys, group = np.unique(np.packbits(measured, axis=1), axis=0, return_inverse=True)
+    genes = [np.flatnonzero(measured[np.flatnonzero(group == g)[0]]) for g in range(len(keys))]
+    return group.ravel(), genes
 
 
 def reference_errors(V_train: np.ndarray, V_val: np.ndarray, mask_val: np.ndarray, genes_idx: np.ndarray) -> dict:
@@ -115,16 +130,21 @@ def pretrain(
     device: str = "auto",
     progress: Callable[[int, int, dict], None] | None = None,
 ) -> PretrainResult:
-    """Train on log-normalised expression ``X_lognorm`` (cells x genes)."""
+    """Train on log-normalised expression ``X_lognorm`` (cells x genes).
+
+    NaN marks a gene not measured in a cell's dataset: several datasets with different
+    gene sets can be stacked and pretrained together (see ``stack_datasets``).
+    """
     cfg = config or PretrainConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     dev = resolve_device(device)
     V_all = to_model_values(X_lognorm, ValueSpec(transform=cfg.value_transform, n_bins=cfg.n_bins))
+    group, group_genes = availability_groups(V_all)
     order = rng.permutation(len(V_all))
     n_val = max(1, int(round(cfg.val_fraction * len(V_all))))
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    spec = fit_value_spec(V_all[train_idx], cfg.value_transform, cfg.n_bins)
+    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    spec = fit_value_spec(np.nan_to_num(V_all[train_idx], nan=0.0), cfg.value_transform, cfg.n_bins)
 
     vocab = GeneVocab.from_genes(genes)
     mcfg = ScGPTConfig(
@@ -134,13 +154,27 @@ def pretrain(
     model = ScGPTModel(mcfg).to(dev)
     cls_id = vocab.index_of(CLS_TOKEN)
     ids = torch.as_tensor(vocab.ids(genes), device=dev)
-    V_train = torch.as_tensor(V_all[train_idx], device=dev)
-    V_val = torch.as_tensor(V_all[val_idx], device=dev)
+    V_t = torch.as_tensor(np.nan_to_num(V_all, nan=0.0), device=dev)
     gen = torch.Generator().manual_seed(cfg.seed)
-    mask_val = _mask(V_val.shape, cfg.mask_ratio, gen, dev)
+    # Per group: training cells, validation cells, their measured genes, a fixed validation mask.
+    groups = []
+    for g, cols in enumerate(group_genes):
+        tr = train_idx[group[train_idx] == g]
+        va = val_idx[group[val_idx] == g]
+        cols_t = torch.as_tensor(cols, device=dev)
+        mask = _mask((len(va), len(cols)), cfg.mask_ratio, gen, dev)
+        groups.append((tr, va, cols_t, mask))
+
+    def validation_error() -> float:
+        se = n = 0.0
+        for _, va, cols_t, mask in groups:
+            if len(va):
+                s_, n_ = masked_error(model, ids[cols_t], V_t[va][:, cols_t], mask, spec, cls_id, total=True)
+                se, n = se + s_, n + n_
+        return se / max(n, 1)
 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = math.ceil(len(V_train) / cfg.batch_size)
+    steps_per_epoch = sum(math.ceil(len(tr) / cfg.batch_size) for tr, *_ in groups)
     total_steps = cfg.epochs * steps_per_epoch
     warmup = max(1, steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -150,14 +184,18 @@ def pretrain(
     t0 = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):
         model.train()
-        perm = torch.randperm(len(V_train), generator=gen).to(dev)
+        batches = []
+        for g, (tr, _, cols_t, _) in enumerate(groups):
+            perm = tr[torch.randperm(len(tr), generator=gen).numpy()]
+            batches += [(g, perm[s:s + cfg.batch_size]) for s in range(0, len(perm), cfg.batch_size)]
         losses = []
-        for s in range(0, len(perm), cfg.batch_size):
-            v = V_train[perm[s:s + cfg.batch_size]]
-            cols = torch.randperm(len(genes), generator=gen)[: cfg.max_seq_len].to(dev)
-            v = v[:, cols]
+        for b in torch.randperm(len(batches), generator=gen).tolist():
+            g, cells = batches[b]
+            cols_t = groups[g][2]
+            pick = cols_t[torch.randperm(len(cols_t), generator=gen)[: cfg.max_seq_len].to(dev)]
+            v = V_t[torch.as_tensor(cells, device=dev)][:, pick]
             m = _mask(v.shape, cfg.mask_ratio, gen, dev)
-            pred = _predict(model, ids[cols], torch.where(m, torch.full_like(v, spec.mask_value), v), cls_id)
+            pred = _predict(model, ids[pick], torch.where(m, torch.full_like(v, spec.mask_value), v), cls_id)
             loss = F.mse_loss(pred[m], v[m])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -165,7 +203,7 @@ def pretrain(
             opt.step()
             sched.step()
             losses.append(loss.item())
-        val = masked_error(model, ids, V_val, mask_val, spec, cls_id)
+        val = validation_error()
         history.append({"epoch": epoch, "train_mse": float(np.mean(losses)), "val_mse": val})
         if progress:
             progress(epoch, cfg.epochs, history[-1])
@@ -180,23 +218,41 @@ def pretrain(
     model.eval().cpu()
     train_seconds = time.perf_counter() - t0
 
-    eval_genes = rng.choice(len(genes), size=min(cfg.baseline_genes, len(genes)), replace=False)
-    mask_np = mask_val.cpu().numpy()
-    only = np.zeros_like(mask_np)
-    only[:, eval_genes] = mask_np[:, eval_genes]
-    ids_cpu = ids.cpu()
-    model_on_eval = masked_error(model, ids_cpu, V_val.cpu(), torch.as_tensor(only), spec, cls_id)
-    refs = reference_errors(V_all[train_idx], V_all[val_idx], only, eval_genes)
+    # References on held-out cells, per group, on a sample of that group's genes.
+    se_model = se_mean = se_ridge = 0.0
+    n_total = n_eval_genes = 0
+    ids_cpu, V_cpu = ids.cpu(), V_t.cpu()
+    per_group = max(1, cfg.baseline_genes // len(groups))
+    for tr, va, cols_t, mask in groups:
+        if not len(va) or not len(tr):
+            continue
+        cols = cols_t.cpu().numpy()
+        pick = rng.choice(len(cols), size=min(per_group, len(cols)), replace=False)
+        mask_np = mask.cpu().numpy()
+        only = np.zeros_like(mask_np)
+        only[:, pick] = mask_np[:, pick]
+        s_, n_ = masked_error(model, ids_cpu[cols], V_cpu[va][:, cols], torch.as_tensor(only), spec, cls_id, total=True)
+        refs = reference_errors(V_all[tr][:, cols], V_all[va][:, cols], only, pick)
+        se_model += s_
+        se_mean += refs["mse_gene_mean"] * refs["n_masked"]
+        se_ridge += refs["mse_ridge"] * refs["n_masked"]
+        n_total += n_
+        n_eval_genes += len(pick)
+    n_total = max(n_total, 1)
+    mse_model, mse_mean, mse_ridge = se_model / n_total, se_mean / n_total, se_ridge / n_total
     metrics = {
         "heldout_cells": int(n_val),
         "train_cells": int(len(train_idx)),
         "genes": len(genes),
-        "evaluated_genes": int(len(eval_genes)),
+        "datasets": len(groups),
+        "evaluated_genes": int(n_eval_genes),
         "mask_ratio": cfg.mask_ratio,
-        "mse_model": model_on_eval,
-        **refs,
-        "skill_vs_gene_mean": 1.0 - model_on_eval / max(refs["mse_gene_mean"], 1e-12),
-        "skill_vs_ridge": 1.0 - model_on_eval / max(refs["mse_ridge"], 1e-12),
+        "mse_model": mse_model,
+        "mse_gene_mean": mse_mean,
+        "mse_ridge": mse_ridge,
+        "n_masked": int(n_total),
+        "skill_vs_gene_mean": 1.0 - mse_model / max(mse_mean, 1e-12),
+        "skill_vs_ridge": 1.0 - mse_model / max(mse_ridge, 1e-12),
         "best_epoch": best_epoch,
         "epochs_run": len(history),
         "train_seconds": round(train_seconds, 1),

@@ -85,6 +85,7 @@ def bin_per_cell(X: np.ndarray, n_bins: int) -> np.ndarray:
             continue
         edges = np.quantile(row[nz], qs)
         out[r, nz] = np.digitize(row[nz], edges)
+    out[np.isnan(X)] = np.nan  # unmeasured stays unmeasured (multi-dataset pretraining)
     return out
 
 

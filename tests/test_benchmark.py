@@ -1,0 +1,78 @@
+"""The benchmark CLI contract, both splits, translator reuse, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ugrn_core.cli import main
+from ugrn_core.data.simulate import simulate_demo
+
+METRIC_COLUMNS = ["method", "split", "negatives", "auroc", "auprc", "auprc_ratio", "epr"]
+FAST = ["--n-genes", "80", "--classical", "pearson,spearman"]
+
+
+def test_gene_split_on_demo_writes_the_contract(tmp_path):
+    out = tmp_path / "b"
+    rc = main(["benchmark", "--data", "demo", "--network", "demo", "--model", "default", "--split", "genes",
+               "--out", str(out), "--n-genes", "80"])
+    assert rc == 0
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert list(metrics.columns[:7]) == METRIC_COLUMNS
+    required = {"pert", "emb", "vvp", "gt", "ensemble", "pearson", "spearman", "grnboost"}
+    assert required <= set(metrics.method)
+    assert set(metrics.negatives) == {"balanced", "full"} and (metrics.split == "genes").all()
+    assert metrics.groupby("negatives").method.nunique().eq(metrics.method.nunique()).all()
+    assert metrics[["auroc", "auprc"]].notna().all().all()
+    pred = pd.read_csv(out / "predictions.csv")
+    assert list(pred.columns[:3]) == ["source", "target", "label"]
+    assert required <= set(pred.columns)
+    # gene-disjoint: every predicted pair uses held-out genes only
+    held = set(json.loads((out / "report.json").read_text())["held_out_genes"])
+    assert set(pred.source) | set(pred.target) <= held
+    full = metrics[metrics.negatives == "full"].iloc[0]
+    assert full.n_pairs == len(pred) and full.n_edges == pred.label.sum()
+    bal = metrics[metrics.negatives == "balanced"].iloc[0]
+    assert bal.n_pairs == 2 * pred.label.sum() == 2 * pred[pred.balanced == 1].label.sum()
+
+
+@pytest.fixture
+def second_dataset(tmp_path):
+    """A different simulated dataset (another seed: other cells, other network) on the demo genes."""
+    adata, net = simulate_demo(seed=7, n_cells=800)
+    path = tmp_path / "other.h5ad"
+    adata.write_h5ad(path)
+    net_path = tmp_path / "other_network.csv"
+    net[["source", "target", "sign"]].to_csv(net_path, index=False)
+    return path, net_path
+
+
+def test_dataset_split_and_translator_reuse(tmp_path, second_dataset):
+    data, network = second_dataset
+    out1, out2, tr = tmp_path / "d1", tmp_path / "d2", tmp_path / "translator"
+    assert main(["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset",
+                 "--train-data", "demo", "--train-network", "demo", "--save-translator", str(tr),
+                 "--out", str(out1), *FAST]) == 0
+    assert (tr / "translator.json").is_file()
+    m = pd.read_csv(out1 / "metrics.csv")
+    assert (m.split == "dataset").all() and "ensemble" in set(m.method)
+    # the saved translator scores the other dataset exactly as the freshly trained one did
+    assert main(["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset",
+                 "--translator", str(tr), "--out", str(out2), *FAST]) == 0
+    p1, p2 = pd.read_csv(out1 / "predictions.csv"), pd.read_csv(out2 / "predictions.csv")
+    pd.testing.assert_frame_equal(p1, p2)
+
+
+def test_dataset_split_without_training_data_is_refused(tmp_path, capsys):
+    rc = main(["benchmark", "--data", "demo", "--network", "demo", "--split", "dataset", "--out", str(tmp_path / "x")])
+    assert rc == 2 and "--train-data" in capsys.readouterr().err
+
+
+def test_network_without_overlap_is_a_clear_error(tmp_path, capsys):
+    net = tmp_path / "human.tsv"
+    net.write_text("SOX2\tNANOG\tActivation\nPOU5F1\tNANOG\tActivation\n")
+    rc = main(["benchmark", "--data", "demo", "--network", str(net), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "shares 0 of its 3 genes" in err and "same organism" in err

@@ -1,0 +1,201 @@
+"""The generalisation benchmark: extract, split, train translators, score, compare.
+
+Two questions, as in the UGRN paper:
+- ``split="genes"``: does a translator trained on some genes' regulations score pairs of
+  genes it never saw? (gene-disjoint split of one dataset + network)
+- ``split="dataset"``: does a translator trained on one dataset + network score another
+  dataset? (the paper's leave-one-dataset-out)
+
+Every method is evaluated on the same test pairs under both negative conventions
+(``balanced`` and ``full``), next to correlation and tree-ensemble baselines, and to each
+extractor's untrained score (``<method>_raw``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from .baselines import CLASSICAL, classical_scores
+from .data.io import read_dataset
+from .data.networks import NetworkMatch, match_network, read_network
+from .data.preprocess import dense_matrix
+from .errors import DataError
+from .evaluate import metrics_table, per_source_metrics
+from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
+from .models.foundation import FoundationModel
+from .pipeline import PreparedData, prepare_data
+from .splits import GeneSplit, balanced_sample, gene_split, pair_universe
+from .translator import TranslatorConfig, TranslatorSet, pair_scores
+
+SPLITS = ("genes", "dataset")
+
+
+@dataclass
+class BenchmarkSet:
+    """One dataset + network made ready: panel, labelled pairs, features."""
+
+    name: str
+    prepared: PreparedData
+    match: NetworkMatch
+    pairs: pd.DataFrame  # the full universe: source, target, label
+    features: dict[str, PairFeatures] = field(default_factory=dict)
+
+    @property
+    def expression(self) -> np.ndarray:
+        return dense_matrix(self.prepared.adata, self.prepared.panel)
+
+    def summary(self) -> str:
+        n_reg = self.pairs.source.nunique()
+        return (
+            f"{self.name}: panel {len(self.prepared.panel)} genes, {n_reg} regulators, "
+            f"{len(self.pairs):,} candidate pairs, {int(self.pairs.label.sum()):,} known edges "
+            f"(density {self.pairs.label.mean():.3%}); network: {self.match.summary()}"
+        )
+
+
+@dataclass
+class BenchmarkResult:
+    metrics: pd.DataFrame  # method, split, negatives, auroc, auprc, auprc_ratio, epr, n_pairs, n_edges
+    predictions: pd.DataFrame  # source, target, label, balanced, <method>…
+    per_source: pd.DataFrame
+    translators: TranslatorSet
+    report: dict
+
+
+def load_benchmark_set(
+    data: str | ad.AnnData,
+    network: str | pd.DataFrame,
+    model: FoundationModel,
+    n_genes: int = 300,
+    min_coverage: float = 0.5,
+    name: str | None = None,
+) -> BenchmarkSet:
+    """Read data and network; the panel is the most variable network genes the model knows."""
+    net = read_network(network) if isinstance(network, str) else network
+    adata = read_dataset(data) if isinstance(data, str) else data
+    label = name or (data if isinstance(data, str) else "dataset")
+    net_genes = set(net.source) | set(net.target)
+    prepared = prepare_data(adata, model, n_genes=n_genes, min_coverage=min_coverage, restrict_to=net_genes)
+    if len(prepared.panel) == 0:
+        match_network(net, list(prepared.adata.var_names), what=f"{label}")  # raises the clear error
+    match = match_network(net, prepared.panel, what=f"the model-known genes of {label}")
+    pairs = pair_universe(match.edges, prepared.panel)
+    if pairs.empty or pairs.label.sum() == 0:
+        raise DataError(f"{label}: no known edge among the panel's genes ({match.summary()}). Raise --n-genes.")
+    return BenchmarkSet(str(label), prepared, match, pairs)
+
+
+def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None, cache=None, progress=None) -> None:
+    """Features for every regulator -> panel gene pair (sources = the network's regulators)."""
+    sources = sorted(bset.pairs.source.unique(), key=bset.prepared.panel.index)
+    for method in methods:
+        cb = (lambda d, t, m=method: progress(f"{bset.name}: {m}", d, t)) if progress else None
+        bset.features[method] = extract_features(
+            method, model, bset.prepared.panel, sources, bset.prepared.mean_values, params, cache, cb
+        )
+
+
+def _validation_split(train_pairs: pd.DataFrame, seed: int, fraction: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Early-stopping pairs that mimic the test: they touch genes the fit pairs never touch.
+
+    A fifth of the training genes is set aside; fit pairs avoid them, validation pairs
+    involve at least one of them (requiring both would leave too few pairs to stop on).
+    """
+    rng = np.random.default_rng(seed + 1)
+    regs = sorted(set(train_pairs.source))
+    others = sorted(set(train_pairs.target) - set(regs))
+    held = set()
+    for group in (regs, others):
+        n = max(1, int(round(fraction * len(group)))) if len(group) > 1 else 0
+        held |= set(rng.permutation(np.asarray(group, dtype=object))[:n].tolist())
+    touches = train_pairs.source.isin(held) | train_pairs.target.isin(held)
+    fit, val = train_pairs[~touches], train_pairs[touches]
+    if fit.label.sum() >= 5 and val.label.sum() >= 2 and (fit.label == 0).any() and (val.label == 0).any():
+        return fit, val
+    val = train_pairs.sample(frac=fraction, random_state=seed)
+    return train_pairs.drop(val.index), val
+
+
+def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: TranslatorSet, classical=CLASSICAL, seed=0, progress=None) -> pd.DataFrame:
+    """Every method's score for ``pairs``: translators, ensemble, untrained scores, baselines."""
+    out = translators.predict(bset.features, pairs)
+    out.insert(2, "label", pairs.label.to_numpy())
+    for method, feats in bset.features.items():
+        raw = pair_scores(feats, pairs)
+        out[f"{method}_raw"] = np.abs(raw) if method != "emb" else raw
+    cb = (lambda d, t: progress(f"{bset.name}: grnboost", d, t)) if progress else None
+    for m, s in classical_scores(bset.expression, bset.prepared.panel, pairs, classical, seed, cb).items():
+        out[m] = s
+    return out
+
+
+def method_columns(predictions: pd.DataFrame) -> list[str]:
+    return [c for c in predictions.columns if c not in ("source", "target", "label", "balanced")]
+
+
+def run_benchmark(
+    test: BenchmarkSet,
+    model: FoundationModel,
+    split: str = "genes",
+    train: BenchmarkSet | None = None,
+    methods=METHODS,
+    classical=CLASSICAL,
+    params: ExtractionParams | None = None,
+    cache: FeatureCache | None = None,
+    translator_config: TranslatorConfig | None = None,
+    translators: TranslatorSet | None = None,
+    test_fraction: float = 0.5,
+    seed: int = 0,
+    progress=None,
+) -> BenchmarkResult:
+    """Train translators (unless given) and evaluate every method on held-out pairs."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if split == "dataset" and train is None and translators is None:
+        raise DataError("A dataset-disjoint benchmark needs a training dataset and network (--train-data, --train-network) or a trained translator.")
+    t0 = time.perf_counter()
+    extract_for(test, model, methods, params, cache, progress)
+    report: dict = {"split": split, "test": test.summary(), "model": model.describe(), "seed": seed}
+    if split == "genes":
+        gs: GeneSplit = gene_split(test.pairs, test_fraction, seed)
+        train_source, train_pairs = test, gs.train_pairs(test.pairs)
+        test_pairs = gs.test_pairs(test.pairs)
+        report.update(train_genes=len(gs.train_genes), test_genes=len(gs.test_genes), held_out_genes=gs.test_genes)
+    else:
+        train_source = train
+        if train is not None:
+            extract_for(train, model, methods, params, cache, progress)
+            report["train"] = train.summary()
+        train_pairs = None if train is None else train.pairs
+        test_pairs = test.pairs
+    if translators is None:
+        fit, val = _validation_split(train_pairs, seed)
+        fit_b, val_b = balanced_sample(fit, seed), balanced_sample(val, seed)
+        cb = (lambda d, t: progress("translators", d, t)) if progress else None
+        translators = TranslatorSet.fit(
+            train_source.features, fit_b, val_b, translator_config, info={
+                "trained_on": train_source.name, "split": split, "model": model.name,
+                "model_digest": model.digest, "train_pairs": len(fit_b), "val_pairs": len(val_b),
+            }, progress=cb,
+        )
+        report.update(train_pairs=len(fit_b), train_edges=int(fit_b.label.sum()), val_pairs=len(val_b))
+    predictions = score_pairs(test, test_pairs, translators, classical, seed, progress)
+    balanced_idx = balanced_sample(test_pairs, seed).index
+    predictions.insert(3, "balanced", test_pairs.index.isin(balanced_idx).astype(int))
+    cols = method_columns(predictions)
+    tables = [
+        metrics_table(predictions[predictions.balanced == 1], cols, split=split, negatives="balanced"),
+        metrics_table(predictions, cols, split=split, negatives="full"),
+    ]
+    metrics = pd.concat(tables, ignore_index=True)
+    per_source = per_source_metrics(predictions, cols)
+    report.update(test_pairs=len(predictions), test_edges=int(predictions.label.sum()), seconds=round(time.perf_counter() - t0, 1))
+    return BenchmarkResult(metrics, predictions.reset_index(drop=True), per_source, translators, report)
+
+
+__all__ = ["SPLITS", "BenchmarkSet", "BenchmarkResult", "load_benchmark_set", "extract_for", "score_pairs", "run_benchmark"]
