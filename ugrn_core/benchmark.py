@@ -83,7 +83,7 @@ def load_benchmark_set(
     prepared = prepare_data(adata, model, n_genes=n_genes, min_coverage=min_coverage, restrict_to=net_genes)
     if len(prepared.panel) == 0:
         match_network(net, list(prepared.adata.var_names), what=f"{label}")  # raises the clear error
-    match = match_network(net, prepared.panel, what=f"the model-known genes of {label}")
+    match = match_network(net, prepared.panel, what="the panel")
     pairs = pair_universe(match.edges, prepared.panel)
     if pairs.empty or pairs.label.sum() == 0:
         raise DataError(f"{label}: no known edge among the panel's genes ({match.summary()}). Raise --n-genes.")

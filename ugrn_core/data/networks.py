@@ -159,6 +159,7 @@ class NetworkMatch:
     n_edges_total: int
     n_genes_total: int
     n_genes_matched: int
+    where: str = "the data"
 
     @property
     def edge_coverage(self) -> float:
@@ -175,12 +176,12 @@ class NetworkMatch:
     def summary(self) -> str:
         return (
             f"{len(self.edges):,} of {self.n_edges_total:,} edges ({self.edge_coverage:.0%}) have both genes "
-            f"in the data; {self.n_genes_matched:,} of {self.n_genes_total:,} network genes matched; "
+            f"in {self.where}; {self.n_genes_matched:,} of {self.n_genes_total:,} network genes matched; "
             f"{len(self.regulators):,} regulators"
         )
 
 
-def match_network(net: pd.DataFrame, genes: list[str], min_edges: int = 1, what: str = "the dataset") -> NetworkMatch:
+def match_network(net: pd.DataFrame, genes: list[str], min_edges: int = 1, what: str = "the data") -> NetworkMatch:
     """Keep edges whose two genes are in ``genes`` (case-insensitive), renamed to ``genes``' case."""
     lookup: dict[str, str] = {}
     for g in genes:
@@ -189,7 +190,7 @@ def match_network(net: pd.DataFrame, genes: list[str], min_edges: int = 1, what:
     matched = {g for g in net_genes if g in lookup}
     keep = net.source.isin(matched) & net.target.isin(matched)
     edges = net[keep].assign(source=lambda d: d.source.map(lookup), target=lambda d: d.target.map(lookup))
-    result = NetworkMatch(edges.reset_index(drop=True), len(net), len(net_genes), len(matched))
+    result = NetworkMatch(edges.reset_index(drop=True), len(net), len(net_genes), len(matched), what)
     if len(edges) < min_edges:
         example_net = ", ".join(sorted(net_genes)[:3])
         example_data = ", ".join(str(g) for g in list(genes)[:3])

@@ -1,0 +1,112 @@
+"""Inferred subnetworks and the files other tools open (Cytoscape, BEELINE, spreadsheets).
+
+Edges arrive as a tidy table ``source, target, <method>…`` (scores or probabilities, higher
+= more likely). A subnetwork grows from the genes a user picked: each node keeps its
+``top_k`` best-scoring edges (out and in), for one or two hops, above an optional
+threshold, capped at ``max_nodes`` so a browser can draw it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from .errors import GeneNotFoundError
+
+
+def ranked_edges(edges: pd.DataFrame, method: str) -> pd.DataFrame:
+    """BEELINE's ``rankedEdges.csv`` layout: ``Gene1, Gene2, EdgeWeight``, best first."""
+    out = edges[["source", "target", method]].rename(columns={"source": "Gene1", "target": "Gene2", method: "EdgeWeight"})
+    out = out.dropna(subset=["EdgeWeight"])
+    return out.sort_values("EdgeWeight", ascending=False, kind="stable").reset_index(drop=True)
+
+
+@dataclass
+class Subnetwork:
+    graph: nx.DiGraph
+    capped: bool  # True when max_nodes cut the neighbourhood short
+    method: str
+
+    @property
+    def n_nodes(self) -> int:
+        return self.graph.number_of_nodes()
+
+    def edges_frame(self) -> pd.DataFrame:
+        rows = [{"source": u, "target": v, **d} for u, v, d in self.graph.edges(data=True)]
+        return pd.DataFrame(rows, columns=["source", "target", "score", "known"])
+
+
+def subnetwork(
+    edges: pd.DataFrame,
+    seeds: list[str],
+    method: str,
+    top_k: int = 10,
+    hops: int = 1,
+    threshold: float | None = None,
+    max_nodes: int = 300,
+    known: set[tuple[str, str]] | None = None,
+) -> Subnetwork:
+    """The neighbourhood of ``seeds`` under one method's scores.
+
+    known: (source, target) pairs of a reference network, flagged on the edges.
+    """
+    if method not in edges.columns:
+        raise KeyError(f"no scores for method {method!r}; available: {[c for c in edges.columns if c not in ('source', 'target')]}")
+    genes = set(edges.source) | set(edges.target)
+    missing = [s for s in seeds if s not in genes]
+    if missing:
+        raise GeneNotFoundError(f"Gene(s) {missing[:10]} have no scored edges; pick genes from the panel.")
+    e = edges[["source", "target", method]].dropna()
+    e = e[e.source != e.target]
+    if threshold is not None:
+        e = e[e[method] >= threshold]
+    e = e.sort_values(method, ascending=False, kind="stable")
+    by_source = {g: grp.head(top_k) for g, grp in e.groupby("source", sort=False)}
+    by_target = {g: grp.head(top_k) for g, grp in e.groupby("target", sort=False)}
+    known = known or set()
+    G = nx.DiGraph()
+    for s in seeds:
+        G.add_node(s, seed=True, hop=0)
+    frontier, capped = list(dict.fromkeys(seeds)), False
+    for hop in range(1, hops + 1):
+        nxt = []
+        for g in frontier:
+            picks = pd.concat([by_source.get(g, e.iloc[:0]), by_target.get(g, e.iloc[:0])])
+            for s, t, w in picks.itertuples(index=False):
+                for node in (s, t):
+                    if node not in G:
+                        if G.number_of_nodes() >= max_nodes:
+                            capped = True
+                            continue
+                        G.add_node(node, seed=False, hop=hop)
+                        nxt.append(node)
+                if s in G and t in G:
+                    G.add_edge(s, t, score=float(w), known=bool((s, t) in known))
+        frontier = nxt
+    for n in G.nodes:
+        G.nodes[n]["degree"] = G.degree(n)
+    return Subnetwork(G, capped, method)
+
+
+def to_graphml(graph: nx.DiGraph) -> str:
+    """GraphML text (Cytoscape: File > Import > Network from File)."""
+    buf = io.BytesIO()
+    nx.write_graphml(graph, buf)
+    return buf.getvalue().decode("utf-8")
+
+
+def to_sif(graph: nx.DiGraph, interaction: str = "regulates") -> str:
+    """Simple Interaction Format: ``source <tab> interaction <tab> target`` per edge."""
+    return "".join(f"{u}\t{interaction}\t{v}\n" for u, v in graph.edges())
+
+
+def rank_agreement(edges: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Spearman correlation between methods' scores over the same pairs."""
+    return edges[methods].rank().corr(method="pearson").astype(np.float64)
+
+
+__all__ = ["ranked_edges", "Subnetwork", "subnetwork", "to_graphml", "to_sif", "rank_agreement"]
