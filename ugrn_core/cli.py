@@ -12,24 +12,24 @@ from . import __version__
 from .errors import UGRNError
 
 
+def _comma_list(text: str, allowed, what: str) -> list[str]:
+    items = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in items if m not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown {what} {bad}; choose from {','.join(allowed)}")
+    return items
+
+
 def _methods(text: str) -> list[str]:
     from .extract import METHODS
 
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
-    if bad:
-        raise argparse.ArgumentTypeError(f"unknown method(s) {bad}; choose from {','.join(METHODS)}")
-    return methods
+    return _comma_list(text, METHODS, "method(s)")
 
 
 def _classical(text: str) -> list[str]:
     from .baselines import CLASSICAL
 
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in methods if m not in CLASSICAL]
-    if bad:
-        raise argparse.ArgumentTypeError(f"unknown baseline(s) {bad}; choose from {','.join(CLASSICAL)}")
-    return methods
+    return _comma_list(text, CLASSICAL, "baseline(s)")
 
 
 def _score_help() -> str:
