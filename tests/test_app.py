@@ -18,6 +18,7 @@ def test_app_runs_on_demo_and_ranks_targets():
     table = at.dataframe[0].value
     assert {"source", "target", "vvp", "gt", "known"} <= set(table.columns)
     assert (table.source == at.selectbox[0].value).all()
+    assert at.selectbox[0].value.startswith("TF")  # a known regulator, not a target, by default
     other = at.selectbox[0].options[3]
     at.selectbox[0].set_value(other).run()
     assert not at.exception
