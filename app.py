@@ -70,8 +70,10 @@ if isinstance(truth, pd.DataFrame):
     edges["known"] = [(s, t) in known for s, t in zip(edges.source, edges.target)]
 
 # Known regulators first: a target gene as the default source shows nothing worth seeing.
-regulators = [g for g in dict.fromkeys(truth.source) if g in set(prepared.panel)] if isinstance(truth, pd.DataFrame) else []
-source = st.selectbox("Source gene (known regulators listed first)", regulators + [g for g in prepared.panel if g not in set(regulators)])
+in_panel = set(prepared.panel)
+regulators = [g for g in dict.fromkeys(truth.source) if g in in_panel] if isinstance(truth, pd.DataFrame) else []
+first = set(regulators)
+source = st.selectbox("Source gene (known regulators listed first)", regulators + [g for g in prepared.panel if g not in first])
 rank_by = st.radio("Rank targets by", methods, horizontal=True, format_func=lambda m: METHOD_LABELS[m])
 st.caption("Scores are untrained: " + "; ".join(f"**{m}** {SCORE_HELP[m]}" for m in methods))
 table = edges[edges.source == source].sort_values(rank_by, ascending=False).reset_index(drop=True)

@@ -3,7 +3,7 @@
 Usage: python bench/probe_default_recipe.py NAME MAX_SEQ_LEN EPOCHS D_MODEL LAYERS
 Writes the checkpoint to /tmp/NAME. Regulator -> gene pairs, all 30 regulators.
 """
-import sys, time, json, torch, numpy as np
+import sys, torch, numpy as np
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 torch.set_num_threads(1)
@@ -12,7 +12,7 @@ from ugrn_core.data.simulate import simulate_demo
 from ugrn_core.data.preprocess import preprocess, dense_matrix
 from ugrn_core.models.pretrain import pretrain, PretrainConfig, format_metrics, save_pretrained
 from ugrn_core.models.foundation import load_model
-from ugrn_core.extract import extract_features, ExtractionParams
+from ugrn_core.extract import extract_features
 name, seq, ep, d, L = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 a,net=simulate_demo(); a,_=preprocess(a); g=list(a.var_names)
 X=dense_matrix(a,g)

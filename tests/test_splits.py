@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from ugrn_core.benchmark import _validation_split
 from ugrn_core.data.networks import demo_network
-from ugrn_core.splits import balanced_sample, gene_split, pair_universe
+from ugrn_core.splits import balanced_sample, gene_split, pair_universe, validation_split
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +41,7 @@ def test_gene_split_is_disjoint(universe):
 def test_validation_pairs_touch_genes_the_fit_pairs_never_touch(universe):
     _, pairs = universe
     train = gene_split(pairs, 0.5, seed=0).train_pairs(pairs)
-    fit, val = _validation_split(train, seed=0)
+    fit, val = validation_split(train, seed=0)
     fit_genes = set(fit.source) | set(fit.target)
     assert len(fit) + len(val) == len(train)
     assert all((s not in fit_genes) or (t not in fit_genes) for s, t in zip(val.source, val.target))

@@ -29,7 +29,7 @@ from .evaluate import metrics_table, per_source_metrics
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, prepare_data
-from .splits import GeneSplit, balanced_sample, gene_split, pair_universe
+from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, validation_split
 from .translator import TranslatorConfig, TranslatorSet, pair_scores
 
 SPLITS = ("genes", "dataset")
@@ -100,34 +100,12 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
         )
 
 
-def _validation_split(train_pairs: pd.DataFrame, seed: int, fraction: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Early-stopping pairs that mimic the test: they touch genes the fit pairs never touch.
-
-    A fifth of the training genes is set aside; fit pairs avoid them, validation pairs
-    involve at least one of them (requiring both would leave too few pairs to stop on).
-    """
-    rng = np.random.default_rng(seed + 1)
-    regs = sorted(set(train_pairs.source))
-    others = sorted(set(train_pairs.target) - set(regs))
-    held = set()
-    for group in (regs, others):
-        n = max(1, int(round(fraction * len(group)))) if len(group) > 1 else 0
-        held |= set(rng.permutation(np.asarray(group, dtype=object))[:n].tolist())
-    touches = train_pairs.source.isin(held) | train_pairs.target.isin(held)
-    fit, val = train_pairs[~touches], train_pairs[touches]
-    if fit.label.sum() >= 5 and val.label.sum() >= 2 and (fit.label == 0).any() and (val.label == 0).any():
-        return fit, val
-    val = train_pairs.sample(frac=fraction, random_state=seed)
-    return train_pairs.drop(val.index), val
-
-
 def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: TranslatorSet, classical=CLASSICAL, seed=0, progress=None) -> pd.DataFrame:
     """Every method's score for ``pairs``: translators, ensemble, untrained scores, baselines."""
     out = translators.predict(bset.features, pairs)
     out.insert(2, "label", pairs.label.to_numpy())
     for method, feats in bset.features.items():
-        raw = pair_scores(feats, pairs)
-        out[f"{method}_raw"] = np.abs(raw) if method != "emb" else raw
+        out[f"{method}_raw"] = pair_scores(feats, pairs)  # already |e| / mean |e| / cosine
     cb = (lambda d, t: progress(f"{bset.name}: grnboost", d, t)) if progress else None
     for m, s in classical_scores(bset.expression, bset.prepared.panel, pairs, classical, seed, cb).items():
         out[m] = s
@@ -174,7 +152,7 @@ def run_benchmark(
         train_pairs = None if train is None else train.pairs
         test_pairs = test.pairs
     if translators is None:
-        fit, val = _validation_split(train_pairs, seed)
+        fit, val = validation_split(train_pairs, seed)
         fit_b, val_b = balanced_sample(fit, seed), balanced_sample(val, seed)
         cb = (lambda d, t: progress("translators", d, t)) if progress else None
         translators = TranslatorSet.fit(

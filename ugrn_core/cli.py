@@ -32,6 +32,35 @@ def _classical(text: str) -> list[str]:
     return _comma_list(text, CLASSICAL, "baseline(s)")
 
 
+class _StageBars:
+    """One tqdm bar per stage of a long run: ``bars(stage, done, total)``, then ``close()``."""
+
+    def __init__(self, desc=lambda stage: stage, **tqdm_kw):
+        self.desc, self.kw, self.bars = desc, tqdm_kw, {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        bar = self.bars.get(stage)
+        if bar is None:
+            self.close()
+            bar = self.bars[stage] = tqdm(total=max(total, 1), desc=self.desc(stage), **self.kw)
+        bar.update(max(0, min(done, bar.total) - bar.n))
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _extraction_params(a: argparse.Namespace):
+    from .extract import ExtractionParams
+
+    return ExtractionParams(
+        background=a.background, vvp_values=a.vvp_values, gt_values=a.gt_values,
+        emb_mode=a.emb_mode, batch_size=a.batch_size,
+    )
+
+
 def _score_help() -> str:
     from .extract import SCORE_HELP
 
@@ -39,9 +68,7 @@ def _score_help() -> str:
 
 
 def cmd_extract(a: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
-    from .extract import ExtractionParams, FeatureCache
+    from .extract import FeatureCache
     from .models.foundation import load_model
     from .pipeline import edges_table, prepare_data, run_extraction
 
@@ -54,24 +81,10 @@ def cmd_extract(a: argparse.Namespace) -> int:
     print(f"Vocabulary: {prepared.mapping.summary()}")
     print(f"Panel: {len(prepared.panel)} genes ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
     sources = [g for g in a.sources.split(",") if g] if a.sources else None
-    params = ExtractionParams(
-        background=a.background, vvp_values=a.vvp_values, gt_values=a.gt_values,
-        emb_mode=a.emb_mode, batch_size=a.batch_size,
-    )
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars: dict = {}
-
-    def progress(method: str, done: int, total: int) -> None:
-        bar = bars.get(method)
-        if bar is None:
-            for other in bars.values():
-                other.close()
-            bar = bars[method] = tqdm(total=max(total, 1), desc=f"{method:>4}", unit="cell")
-        bar.update(max(0, min(done, bar.total) - bar.n))
-
-    results = run_extraction(prepared, model, a.methods, sources, params, cache, progress)
-    for bar in bars.values():
-        bar.close()
+    bars = _StageBars(desc=lambda method: f"{method:>4}", unit="cell")
+    results = run_extraction(prepared, model, a.methods, sources, _extraction_params(a), cache, bars)
+    bars.close()
     out = Path(a.out)
     (out / "features").mkdir(parents=True, exist_ok=True)
     for method, feats in results.items():
@@ -131,10 +144,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(a: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
-
     from .benchmark import load_benchmark_set, run_benchmark
-    from .extract import ExtractionParams, FeatureCache
+    from .extract import FeatureCache
     from .models.foundation import load_model
     from .translator import TranslatorConfig, TranslatorSet
 
@@ -150,24 +161,13 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
         train = load_benchmark_set(a.train_data, a.train_network, model, a.n_genes, a.min_coverage, name=a.train_data)
         print(f"Train set {train.summary()}")
     translators = TranslatorSet.load(a.translator) if a.translator else None
-    params = ExtractionParams(background=a.background, vvp_values=a.vvp_values, gt_values=a.gt_values, emb_mode=a.emb_mode, batch_size=a.batch_size)
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars: dict = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            for other in bars.values():
-                other.close()
-            bar = bars[stage] = tqdm(total=max(total, 1), desc=stage, leave=False)
-        bar.update(max(0, min(done, bar.total) - bar.n))
-
+    bars = _StageBars(leave=False)
     result = run_benchmark(
-        test, model, a.split, train, a.methods, a.classical, params, cache,
-        TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, progress,
+        test, model, a.split, train, a.methods, a.classical, _extraction_params(a), cache,
+        TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, bars,
     )
-    for bar in bars.values():
-        bar.close()
+    bars.close()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     result.metrics.to_csv(out / "metrics.csv", index=False)

@@ -23,23 +23,23 @@ def _clean(labels, scores) -> tuple[np.ndarray, np.ndarray]:
     s = np.asarray(scores, dtype=np.float64)
     if y.shape != s.shape:
         raise ValueError(f"labels {y.shape} and scores {s.shape} differ in shape")
-    # A method that gives no score to a pair ranks it last, not first.
-    s = np.where(np.isnan(s), -np.inf, s)
-    return y, s
+    # A method that gives no score to a pair ranks it last, not first (finite for scikit-learn).
+    lowest = np.finfo(np.float64).min
+    return y, np.nan_to_num(s, nan=lowest, neginf=lowest)
 
 
 def auroc(labels, scores) -> float:
     y, s = _clean(labels, scores)
     if y.all() or not y.any():
         return float("nan")
-    return float(roc_auc_score(y, np.nan_to_num(s, neginf=np.finfo(np.float64).min)))
+    return float(roc_auc_score(y, s))
 
 
 def auprc(labels, scores) -> float:
     y, s = _clean(labels, scores)
     if not y.any():
         return float("nan")
-    return float(average_precision_score(y, np.nan_to_num(s, neginf=np.finfo(np.float64).min)))
+    return float(average_precision_score(y, s))
 
 
 def edge_density(labels) -> float:

@@ -22,9 +22,6 @@ import pandas as pd
 
 from .errors import DataError
 
-NEGATIVES = ("balanced", "full")
-
-
 def pair_universe(edges: pd.DataFrame, genes: list[str], regulators: list[str] | None = None) -> pd.DataFrame:
     """Ordered pairs ``regulator -> gene`` among ``genes`` with ``label`` 1 for known edges.
 
@@ -53,14 +50,6 @@ def balanced_sample(pairs: pd.DataFrame, seed: int = 0, ratio: float = 1.0) -> p
     return pd.concat([pos, neg]).sort_index()
 
 
-def with_negatives(pairs: pd.DataFrame, negatives: str, seed: int = 0) -> pd.DataFrame:
-    if negatives == "full":
-        return pairs
-    if negatives == "balanced":
-        return balanced_sample(pairs, seed)
-    raise ValueError(f"negatives must be one of {NEGATIVES}, not {negatives!r}")
-
-
 @dataclass
 class GeneSplit:
     train_genes: list[str]
@@ -75,31 +64,53 @@ class GeneSplit:
         return pairs[pairs.source.isin(keep) & pairs.target.isin(keep)]
 
 
+def _draw_genes(pairs: pd.DataFrame, fraction: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
+    """Split the genes of ``pairs`` into (kept, drawn): ``fraction`` of the regulators and,
+    separately, of the other genes are drawn, at least one and never all of a group of two or more."""
+    regs = sorted(set(pairs.source))
+    others = sorted((set(pairs.target) | set(pairs.source)) - set(regs))
+    drawn: list[str] = []
+    kept: list[str] = []
+    for group in (regs, others):
+        group = list(rng.permutation(np.asarray(group, dtype=object))) if group else []
+        n = int(round(fraction * len(group)))
+        if len(group) >= 2:
+            n = min(max(n, 1), len(group) - 1)
+        drawn += [str(g) for g in group[:n]]
+        kept += [str(g) for g in group[n:]]
+    return kept, drawn
+
+
 def gene_split(pairs: pd.DataFrame, test_fraction: float = 0.5, seed: int = 0) -> GeneSplit:
     """Hold out ``test_fraction`` of the genes (regulators and the rest drawn separately)."""
     if not 0 < test_fraction < 1:
         raise ValueError("test_fraction must be between 0 and 1")
-    rng = np.random.default_rng(seed)
-    regs = sorted(set(pairs.source))
-    others = sorted((set(pairs.target) | set(pairs.source)) - set(regs))
-    test: list[str] = []
-    train: list[str] = []
-    for group in (regs, others):
-        group = list(rng.permutation(np.asarray(group, dtype=object))) if group else []
-        n_test = int(round(test_fraction * len(group)))
-        if len(group) >= 2:
-            n_test = min(max(n_test, 1), len(group) - 1)
-        test += [str(g) for g in group[:n_test]]
-        train += [str(g) for g in group[n_test:]]
+    train, test = _draw_genes(pairs, test_fraction, np.random.default_rng(seed))
     split = GeneSplit(sorted(train), sorted(test))
     for name, part in (("training", split.train_pairs(pairs)), ("held-out", split.test_pairs(pairs))):
         if part.label.sum() == 0:
             raise DataError(
                 f"The {name} genes of a gene-disjoint split have no known edge among them "
-                f"({len(regs)} regulators, {int(pairs.label.sum())} edges in all). Use a larger "
+                f"({pairs.source.nunique()} regulators, {int(pairs.label.sum())} edges in all). Use a larger "
                 "network or panel, or a different --test-fraction / --seed."
             )
     return split
 
 
-__all__ = ["NEGATIVES", "pair_universe", "balanced_sample", "with_negatives", "GeneSplit", "gene_split"]
+def validation_split(train_pairs: pd.DataFrame, seed: int, fraction: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Early-stopping pairs that mimic the test: they touch genes the fit pairs never touch.
+
+    A fifth of the training genes is set aside; fit pairs avoid them, validation pairs
+    involve at least one of them (requiring both would leave too few pairs to stop on).
+    Falls back to random pairs when that leaves too few edges on either side.
+    """
+    _, held = _draw_genes(train_pairs, fraction, np.random.default_rng(seed + 1))
+    touches = train_pairs.source.isin(held) | train_pairs.target.isin(held)
+    fit, val = train_pairs[~touches], train_pairs[touches]
+    if fit.label.sum() >= 5 and val.label.sum() >= 2 and (fit.label == 0).any() and (val.label == 0).any():
+        return fit, val
+    val = train_pairs.sample(frac=fraction, random_state=seed)
+    return train_pairs.drop(val.index), val
+
+
+__all__ = ["pair_universe", "balanced_sample", "GeneSplit", "gene_split", "validation_split"]

@@ -61,27 +61,33 @@ class TranslatorMLP(nn.Module):
         return self.net(x).squeeze(-1)
 
 
-def pair_features(feats: PairFeatures, pairs: pd.DataFrame) -> np.ndarray:
-    """Rows of ``feats.features`` for each (source, target) of ``pairs``: [n_pairs, dim]."""
-    s_idx = {g: i for i, g in enumerate(feats.sources)}
-    t_idx = {g: i for i, g in enumerate(feats.targets)}
-    si = pairs.source.map(s_idx)
-    ti = pairs.target.map(t_idx)
+def _pair_index(feats: PairFeatures, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row (source) and column (target) of each pair in ``feats``; a clear error if absent."""
+    si = pairs.source.map({g: i for i, g in enumerate(feats.sources)})
+    ti = pairs.target.map({g: i for i, g in enumerate(feats.targets)})
     if si.isna().any() or ti.isna().any():
         missing = pairs[si.isna() | ti.isna()].head(3)
         raise DataError(
             f"{feats.method} features are missing for pairs such as "
             f"{list(zip(missing.source, missing.target))}: extract them with these genes in the panel."
         )
-    X = feats.features[si.to_numpy(int), ti.to_numpy(int)]
-    return X.reshape(len(pairs), -1).astype(np.float32)
+    return si.to_numpy(int), ti.to_numpy(int)
+
+
+def pair_features(feats: PairFeatures, pairs: pd.DataFrame) -> np.ndarray:
+    """Rows of ``feats.features`` for each (source, target) of ``pairs``: [n_pairs, dim]."""
+    si, ti = _pair_index(feats, pairs)
+    return feats.features[si, ti].reshape(len(pairs), -1).astype(np.float32)
 
 
 def pair_scores(feats: PairFeatures, pairs: pd.DataFrame) -> np.ndarray:
     """The untrained score (``feats.score``) of each pair."""
-    s_idx = {g: i for i, g in enumerate(feats.sources)}
-    t_idx = {g: i for i, g in enumerate(feats.targets)}
-    return feats.score[pairs.source.map(s_idx).to_numpy(int), pairs.target.map(t_idx).to_numpy(int)]
+    si, ti = _pair_index(feats, pairs)
+    return feats.score[si, ti]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 @dataclass
@@ -177,11 +183,7 @@ class Translator:
             return self.module(torch.from_numpy(Z)).double().numpy()
 
     def proba(self, X: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.logits(X)))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+        return _sigmoid(self.logits(X))
 
 
 @dataclass

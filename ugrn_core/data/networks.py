@@ -78,15 +78,12 @@ def read_network_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path.name} has {df.shape[1]} column(s); a network needs source and target columns.")
     cols = [str(c) for c in df.columns]
     df.columns = cols
-    src, tgt = _find(cols, _SOURCE_NAMES), None
-    if src is not None:
-        tgt = _find([c for c in cols if c != src], _TARGET_NAMES)
-    if src is None or tgt is None:
-        if df.columns[0].lower() in _SOURCE_NAMES:  # named source but unnamed target
-            raise DataError(f"{path.name}: found a source column but no target column in {cols}.")
+    src = _find(cols, _SOURCE_NAMES)
+    if src is None:  # no header (``_read_table`` only takes one naming both columns)
         src, tgt = cols[0], cols[1]
         sign = cols[2] if len(cols) > 2 else None
     else:
+        tgt = _find([c for c in cols if c != src], _TARGET_NAMES)
         sign = _find([c for c in cols if c not in (src, tgt)], _SIGN_NAMES)
     net = tidy_network(df, src, tgt, sign)
     if net.empty:
