@@ -1,81 +1,164 @@
-"""UGRN Explorer — Streamlit app (first cut: demo data, built-in model, ranked targets).
+"""UGRN Explorer — home: choose data, model, reference network and gene panel; run extraction.
 
-Run: streamlit run app.py. All computation lives in ugrn_core; this file only lays out
-widgets and calls it.
+Run: ``streamlit run app.py``. All computation lives in ``ugrn_core``; this page lays out
+widgets and calls it. The other pages (Regulators, Subnetwork, Benchmark, Pathways, Export)
+browse the analysis made here.
 """
 
 from __future__ import annotations
 
-import pandas as pd
+import re
+
 import streamlit as st
 
+from ugrn_core.data.io import save_upload
+from ugrn_core.data.preprocess import qc_tables
 from ugrn_core.errors import UGRNError
-from ugrn_core.extract import METHOD_LABELS, SCORE_HELP, FeatureCache
-from ugrn_core.models.foundation import load_model
-from ugrn_core.pipeline import edges_table, prepare_data, run_extraction
+from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP
+from ugrn_core.extract.cost import format_seconds
+from ugrn_core.plot import qc_figure
+from ui.state import cached_cost, current_analysis, load_prepared, settings, show_problem, update_settings
 
-st.set_page_config(page_title="UGRN Explorer", layout="wide")
+st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 
-
-@st.cache_resource(show_spinner="Loading model…")
-def get_model(spec: str):
-    return load_model(spec)
-
-
-@st.cache_resource(show_spinner="Preparing data…")
-def get_prepared(data: str, model_spec: str, n_genes: int):
-    return prepare_data(data, get_model(model_spec), n_genes=n_genes)
+DATA_KINDS = ("Demo", "Upload a file", "Path on this machine")
+MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
+NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
 
 
-st.title("UGRN Explorer")
-st.caption("Gene regulatory networks read out of a frozen single-cell foundation model.")
+def seeded(key: str, value):
+    """A widget key whose first value comes from the saved settings (state survives page changes)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get("_saved_" + key, value)
+    return key
+
+
+def remember(key: str):
+    st.session_state["_saved_" + key] = st.session_state[key]
+    return st.session_state[key]
+
+
+def data_controls() -> None:
+    kind = st.radio("Dataset", DATA_KINDS, key=seeded("w_data_kind", DATA_KINDS[0]))
+    remember("w_data_kind")
+    if kind == "Demo":
+        update_settings(data="demo", data_label="demo (simulated, 300 genes, known network)")
+    elif kind == "Upload a file":
+        up = st.file_uploader("Expression: .h5ad, or genes x cells .csv/.tsv (BEELINE)", type=["h5ad", "csv", "tsv", "txt", "gz"])
+        if up is not None:
+            path = save_upload(up.name, up.getvalue())
+            update_settings(data=str(path), data_label=up.name)
+    else:
+        path = st.text_input("Path to .h5ad, ExpressionData.csv or a BEELINE folder", key=seeded("w_data_path", ""))
+        remember("w_data_path")
+        if path.strip():
+            update_settings(data=path.strip(), data_label=path.strip())
+
+
+def model_controls() -> None:
+    kind = st.radio("Model", MODEL_KINDS, key=seeded("w_model_kind", MODEL_KINDS[0]))
+    remember("w_model_kind")
+    if kind == MODEL_KINDS[0]:
+        update_settings(model="default")
+    else:
+        folder = st.text_input("Checkpoint folder (args.json, vocab.json, best_model.pt)", key=seeded("w_model_path", ""))
+        remember("w_model_path")
+        if folder.strip():
+            update_settings(model=folder.strip())
+
+
+def network_controls() -> None:
+    kind = st.radio("Reference network (known regulations)", NETWORK_KINDS, key=seeded("w_net_kind", NETWORK_KINDS[0]))
+    remember("w_net_kind")
+    if kind == NETWORK_KINDS[0]:
+        update_settings(network="auto")
+    elif kind == "None":
+        update_settings(network="none")
+    elif kind == "Upload a file":
+        up = st.file_uploader("source,target[,sign] CSV/TSV, or TRRUST", type=["csv", "tsv", "txt", "gz"], key="w_net_upload")
+        if up is not None:
+            update_settings(network=str(save_upload(up.name, up.getvalue())))
+    else:
+        path = st.text_input("Network file or BEELINE folder", key=seeded("w_net_path", ""))
+        remember("w_net_path")
+        if path.strip():
+            update_settings(network=path.strip())
+
+
+def panel_controls() -> None:
+    n = st.slider("Gene panel: most variable genes", 20, 500, key=seeded("w_n_genes", settings().n_genes), step=10,
+                  help="Every ordered pair of panel genes is scored. Cost grows with the square of this number.")
+    remember("w_n_genes")
+    keep_text = st.text_input("Always include these genes (comma or space separated)", key=seeded("w_keep", ""))
+    remember("w_keep")
+    methods = st.multiselect("Methods", list(METHODS), key=seeded("w_methods", list(METHODS)), format_func=lambda m: METHOD_LABELS[m])
+    remember("w_methods")
+    keep = tuple(g for g in re.split(r"[,\s]+", keep_text) if g)
+    update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",))
+
 
 with st.sidebar:
-    data = st.text_input("Dataset (.h5ad path or 'demo')", "demo")
-    model_spec = st.text_input("Model (scGPT checkpoint folder or 'default')", "default")
-    n_genes = st.slider("Gene panel size", 20, 300, 100, step=10)
-    methods = st.multiselect("Methods", list(METHOD_LABELS), default=list(METHOD_LABELS),
-                             format_func=lambda m: METHOD_LABELS[m])
+    st.header("Settings")
+    data_controls()
+    model_controls()
+    network_controls()
+    panel_controls()
 
+st.title("UGRN Explorer")
+st.caption("Gene regulatory networks read out of a frozen single-cell foundation model "
+           "(Virtual Value Perturbation and Gradient Trajectory features, UGRN 2026).")
+
+s = settings()
+model, prepared = load_prepared()
+cells, genes = qc_tables(prepared.adata, prepared.panel)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Cells", f"{prepared.report.n_cells:,}")
+c2.metric("Genes", f"{prepared.report.n_genes:,}")
+c3.metric("Known to the model", f"{prepared.mapping.coverage:.0%}")
+c4.metric("Panel genes", len(prepared.panel))
+st.markdown(f"**{s.data_label}** — {prepared.report.summary()}")
+if prepared.report.normalized:
+    st.info("Raw counts detected: normalised to 10,000 per cell and log1p-transformed before use.")
+
+with st.expander("Quality control", expanded=False):
+    st.plotly_chart(qc_figure(cells, genes), width="stretch")
+with st.expander(f"Vocabulary coverage — {prepared.mapping.summary()}"):
+    dropped = prepared.mapping.dropped
+    st.write(f"{len(dropped)} gene(s) are unknown to **{model.name}** and were dropped" + (":" if dropped else "."))
+    if dropped:
+        st.code(", ".join(dropped[:2000]) + (" …" if len(dropped) > 2000 else ""), language=None)
+with st.expander("Gene panel"):
+    st.code(", ".join(prepared.panel), language=None)
+with st.expander("Model"):
+    st.json(model.describe())
+
+st.subheader("Extraction")
 try:
-    model = get_model(model_spec)
-    prepared = get_prepared(data, model_spec, n_genes)
+    estimate = cached_cost(s.key)
 except UGRNError as exc:
-    st.error(str(exc))
+    show_problem(exc)
     st.stop()
+est = estimate.table.assign(method=estimate.table.method.map(METHOD_LABELS), seconds=estimate.table.seconds.map(format_seconds))
+st.caption(f"Cost: {estimate.summary()} (timed on a few sources of this panel).")
+st.dataframe(est, hide_index=True, width="content")
 
-c1, c2, c3 = st.columns(3)
-c1.metric("Cells", prepared.report.n_cells)
-c2.metric("Panel genes", len(prepared.panel))
-c3.metric("Vocabulary coverage", f"{prepared.mapping.coverage:.0%}")
-st.write(prepared.report.summary(), " ", prepared.mapping.summary())
+analysis = current_analysis(home=True)
+took = sum(analysis.timings.values())
+st.success(f"Features ready for {len(analysis.panel) ** 2 - len(analysis.panel):,} ordered gene pairs"
+           + (f" (computed or read from the cache in {format_seconds(took)})." if took else "."))
+if analysis.network is not None:
+    st.caption(f"Reference network: {analysis.network.summary()}")
 
-if not methods:
-    st.info("Choose at least one method in the sidebar.")
-    st.stop()
+st.markdown("**Next:**")
+n1, n2, n3, n4, n5 = st.columns(5)
+n1.page_link("pages/1_Regulators.py", label="Ranked regulators", icon="📋")
+n2.page_link("pages/2_Subnetwork.py", label="Subnetwork graph", icon="🕸️")
+n3.page_link("pages/3_Benchmark.py", label="Benchmark & translator", icon="📈")
+n4.page_link("pages/4_Pathways.py", label="Pathway check", icon="🧪")
+n5.page_link("pages/5_Export.py", label="Export", icon="💾")
 
-bar = st.progress(0.0, text="Extracting gene-pair features…")
-
-
-def progress(method: str, done: int, total: int) -> None:
-    bar.progress(min(done / max(total, 1), 1.0), text=f"{METHOD_LABELS[method]}: {done}/{total} virtual cells")
-
-
-results = run_extraction(prepared, model, methods, cache=FeatureCache(), progress=progress)
-bar.empty()
-edges = edges_table(results)
-truth = prepared.adata.uns.get("true_network")
-if isinstance(truth, pd.DataFrame):
-    known = set(zip(truth.source, truth.target))
-    edges["known"] = [(s, t) in known for s, t in zip(edges.source, edges.target)]
-
-# Known regulators first: a target gene as the default source shows nothing worth seeing.
-in_panel = set(prepared.panel)
-regulators = [g for g in dict.fromkeys(truth.source) if g in in_panel] if isinstance(truth, pd.DataFrame) else []
-first = set(regulators)
-source = st.selectbox("Source gene (known regulators listed first)", regulators + [g for g in prepared.panel if g not in first])
-rank_by = st.radio("Rank targets by", methods, horizontal=True, format_func=lambda m: METHOD_LABELS[m])
-st.caption("Scores are untrained: " + "; ".join(f"**{m}** {SCORE_HELP[m]}" for m in methods))
-table = edges[edges.source == source].sort_values(rank_by, ascending=False).reset_index(drop=True)
-st.dataframe(table, use_container_width=True, height=420)
-st.download_button("Download all edges (CSV)", edges.to_csv(index=False), "ugrn_edges.csv", "text/csv")
+st.markdown("**Strongest edges overall** (untrained VVP score; train a translator on the Benchmark page for calibrated probabilities)")
+edges = analysis.edges()
+by = "vvp" if "vvp" in edges else analysis.score_columns()[0]
+st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch")
+st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.results))

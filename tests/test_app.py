@@ -1,34 +1,133 @@
-"""The app's first cut runs on the demo without an exception (AppTest, no browser)."""
+"""Every page of the dashboard on the demo, without a browser (streamlit AppTest).
+
+Widgets must change what is shown, and no page may show an exception element.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import anndata as ad
+import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
 
 
-def test_app_runs_on_demo_and_ranks_targets():
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    assert not at.exception, at.exception
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def at() -> AppTest:
+    return no_exception(AppTest.from_file(APP, default_timeout=300).run())
+
+
+def goto(at: AppTest, page: str) -> AppTest:
+    return no_exception(at.switch_page(f"pages/{page}.py").run())
+
+
+def test_home_runs_the_demo_and_the_panel_slider_changes_the_panel(at):
+    assert "9,900 ordered gene pairs" in at.success[0].value
+    panel = [m for m in at.metric if m.label == "Panel genes"][0]
+    assert panel.value == "100"
     at.sidebar.slider[0].set_value(30).run()
-    assert not at.exception, at.exception
-    assert at.dataframe, "the ranked-target table is missing"
+    no_exception(at)
+    assert [m for m in at.metric if m.label == "Panel genes"][0].value == "30"
+    assert "870 ordered gene pairs" in at.success[0].value
+    assert len(at.dataframe) == 2  # cost estimate and strongest edges
+
+
+def test_regulators_page_ranks_targets_and_reacts_to_widgets(at):
+    goto(at, "1_Regulators")
     table = at.dataframe[0].value
-    assert {"source", "target", "vvp", "gt", "known"} <= set(table.columns)
-    assert (table.source == at.selectbox[0].value).all()
-    assert at.selectbox[0].value.startswith("TF")  # a known regulator, not a target, by default
-    other = at.selectbox[0].options[3]
-    at.selectbox[0].set_value(other).run()
-    assert not at.exception
-    assert (at.dataframe[0].value.source == other).all()
+    src = at.multiselect[0].value
+    assert len(src) == 1 and src[0].startswith("TF")  # a known regulator by default
+    assert (table.source == src[0]).all() and table.vvp.is_monotonic_decreasing
+    assert {"pert", "emb", "vvp", "gt", "pearson", "known"} <= set(table.columns)
+    two = at.multiselect[0].options[:2]
+    at.multiselect[0].set_value(two).run()
+    at.sidebar.selectbox[0].set_value("gt").run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert set(table.source) == set(two)
+    for _, grp in table.groupby("source"):
+        assert grp["gt"].is_monotonic_decreasing
+    reverse = [d.value for d in at.dataframe if "rank" in d.value and d.value.target.nunique() == 1]
+    assert reverse, "the reverse (regulators of a target) table is missing"
+    assert len(at.get("plotly_chart")) >= 2  # rank agreement + pair response curves
 
 
-def test_app_shows_a_message_for_a_bad_dataset(tmp_path):
-    bad = tmp_path / "x.h5ad"
-    bad.write_text("not hdf5")
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.sidebar.text_input[0].set_value(str(bad)).run()
-    assert not at.exception
-    assert at.error and "could not be read as an .h5ad" in at.error[0].value
+def test_subnetwork_page_draws_and_widgets_change_the_graph(at):
+    goto(at, "2_Subnetwork")
+    frames = at.get("iframe")
+    assert frames and "new vis.Network" in frames[0].proto.srcdoc
+    edges = lambda: int([m for m in at.metric if m.label == "Edges"][0].value)  # noqa: E731
+    genes = lambda: int([m for m in at.metric if m.label == "Genes"][0].value)  # noqa: E731
+    e5, g5 = edges(), genes()
+    at.sidebar.slider[0].set_value(10).run()
+    assert edges() > e5
+    at.sidebar.radio[0].set_value(2).run()
+    no_exception(at)
+    assert genes() > g5
+    assert len(at.get("download_button")) == 3
+
+
+def test_benchmark_trains_a_translator_the_other_pages_then_use(at):
+    goto(at, "3_Benchmark")
+    at.button[0].click().run()  # the form's "Train and evaluate"
+    no_exception(at)
+    metrics = at.dataframe[0].value
+    assert {"ensemble", "vvp", "gt", "vvp_raw", "pearson"} <= set(metrics.method)
+    assert metrics.auroc.between(0, 1).all()
+    assert any("Random baseline" in c.value for c in at.caption)
+    use = [b for b in at.button if "Use this translator" in b.label][0]
+    use.click().run()
+    no_exception(at)
+    goto(at, "1_Regulators")
+    assert at.sidebar.selectbox[0].value == "ensemble"
+    assert {"vvp_prob", "gt_prob", "ensemble"} <= set(at.dataframe[0].value.columns)
+
+
+def test_pathways_page_tests_top_targets_against_regulons(at):
+    goto(at, "4_Pathways")
+    t1 = at.dataframe[0].value
+    assert {"gene_set", "overlap", "p_value", "fdr"} <= set(t1.columns) and len(t1)
+    assert t1.p_value.is_monotonic_increasing
+    at.selectbox[0].set_value(at.selectbox[0].options[1]).run()
+    no_exception(at)
+    assert not at.dataframe[0].value.equals(t1)
+
+
+def test_export_page_offers_every_file(at):
+    goto(at, "5_Export")
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Download everything (.zip)", "rankedEdges.csv", "edges_all_methods.csv", "network.graphml",
+            "network.sif", "manifest.json"} <= labels
+    assert at.json  # the manifest shown
+
+
+@pytest.mark.parametrize("kind", ["not_h5ad", "empty", "unknown_genes"])
+def test_bad_datasets_show_a_message_not_a_traceback(at, tmp_path, kind):
+    path = tmp_path / "bad.h5ad"
+    if kind == "not_h5ad":
+        path.write_text("this is not hdf5")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    else:
+        X = np.random.default_rng(0).poisson(2, (50, 20)).astype(np.float32)
+        a = ad.AnnData(X)
+        a.var_names = [f"MYSTERY{i}" for i in range(20)]
+        a.write_h5ad(path)
+    at.sidebar.radio[0].set_value("Path on this machine").run()
+    at.sidebar.text_input[0].set_value(str(path)).run()
+    no_exception(at)
+    msg = " ".join(e.value for e in at.error)
+    expected = {"not_h5ad": "could not be read as an .h5ad", "empty": "is empty", "unknown_genes": "known to the model"}[kind]
+    assert expected in msg, msg
+    if kind == "unknown_genes":
+        assert "pretrain" in msg and "scGPT checkpoint" in msg  # the two ways out
+        assert any("scGPT checkpoint folder" in i.value for i in at.info)  # and where to enter one here

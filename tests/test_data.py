@@ -125,3 +125,13 @@ def test_real_beeline_set_reads_as_log_normalised(shared_data):
     adata = read_dataset(p)
     assert adata.shape == (847, 560)
     assert detect_scale(adata.X) == LOG
+
+
+def test_uploads_are_stored_by_content(tmp_path):
+    from ugrn_core.data.io import save_upload
+
+    a = save_upload("../../etc/my data.h5ad", b"abc", tmp_path)
+    assert a.parent == tmp_path and a.name.endswith("_my_data.h5ad") and a.read_bytes() == b"abc"
+    assert save_upload("other.h5ad", b"abc", tmp_path).name.split("_")[0] == a.name.split("_")[0]
+    assert save_upload("my data.h5ad", b"abd", tmp_path) != a
+    assert not list(tmp_path.glob("*.part"))

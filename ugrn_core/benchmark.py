@@ -83,17 +83,24 @@ def load_benchmark_set(
     prepared = prepare_data(adata, model, n_genes=n_genes, min_coverage=min_coverage, restrict_to=net_genes)
     if len(prepared.panel) == 0:
         match_network(net, list(prepared.adata.var_names), what=f"{label}")  # raises the clear error
-    match = match_network(net, prepared.panel, what="the panel")
+    return make_benchmark_set(str(label), prepared, match_network(net, prepared.panel, what="the panel"))
+
+
+def make_benchmark_set(name: str, prepared: PreparedData, match: NetworkMatch, features: dict[str, PairFeatures] | None = None) -> BenchmarkSet:
+    """Label every regulator -> panel gene pair by ``match``; reuse ``features`` if given."""
     pairs = pair_universe(match.edges, prepared.panel)
     if pairs.empty or pairs.label.sum() == 0:
-        raise DataError(f"{label}: no known edge among the panel's genes ({match.summary()}). Raise --n-genes.")
-    return BenchmarkSet(str(label), prepared, match, pairs)
+        raise DataError(f"{name}: no known edge among the panel's genes ({match.summary()}). Use a larger gene panel.")
+    return BenchmarkSet(name, prepared, match, pairs, dict(features or {}))
 
 
 def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None, cache=None, progress=None) -> None:
     """Features for every regulator -> panel gene pair (sources = the network's regulators)."""
     sources = sorted(bset.pairs.source.unique(), key=bset.prepared.panel.index)
     for method in methods:
+        have = bset.features.get(method)
+        if have is not None and set(sources) <= set(have.sources) and have.targets == bset.prepared.panel:
+            continue  # e.g. the dashboard's all-pairs extraction: nothing to add
         cb = (lambda d, t, m=method: progress(f"{bset.name}: {m}", d, t)) if progress else None
         bset.features[method] = extract_features(
             method, model, bset.prepared.panel, sources, bset.prepared.mean_values, params, cache, cb
@@ -176,4 +183,4 @@ def run_benchmark(
     return BenchmarkResult(metrics, predictions.reset_index(drop=True), per_source, translators, report)
 
 
-__all__ = ["SPLITS", "BenchmarkSet", "BenchmarkResult", "load_benchmark_set", "extract_for", "score_pairs", "run_benchmark"]
+__all__ = ["SPLITS", "BenchmarkSet", "BenchmarkResult", "load_benchmark_set", "make_benchmark_set", "extract_for", "score_pairs", "run_benchmark"]

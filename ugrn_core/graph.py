@@ -92,6 +92,18 @@ def subnetwork(
     return Subnetwork(G, capped, method)
 
 
+def top_edges_graph(edges: pd.DataFrame, method: str, n_edges: int = 500, known: set[tuple[str, str]] | None = None) -> nx.DiGraph:
+    """The ``n_edges`` best-scoring edges of the whole panel as a graph (for Cytoscape)."""
+    top = ranked_edges(edges, method).head(n_edges)
+    known = known or set()
+    G = nx.DiGraph()
+    for s, t, w in top.itertuples(index=False):
+        G.add_edge(s, t, score=float(w), known=bool((s, t) in known))
+    for n in G.nodes:
+        G.nodes[n]["degree"] = G.degree(n)
+    return G
+
+
 def to_graphml(graph: nx.DiGraph) -> str:
     """GraphML text (Cytoscape: File > Import > Network from File)."""
     buf = io.BytesIO()
@@ -109,4 +121,4 @@ def rank_agreement(edges: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     return edges[methods].rank().corr(method="pearson").astype(np.float64)
 
 
-__all__ = ["ranked_edges", "Subnetwork", "subnetwork", "to_graphml", "to_sif", "rank_agreement"]
+__all__ = ["ranked_edges", "Subnetwork", "subnetwork", "top_edges_graph", "to_graphml", "to_sif", "rank_agreement"]

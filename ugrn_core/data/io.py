@@ -75,3 +75,28 @@ def read_dataset(source: str | Path, backed: bool = False) -> ad.AnnData:
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise DataError(f"{path.name} is empty: {adata.n_obs} cells x {adata.n_vars} genes.")
     return adata
+
+
+def save_upload(name: str, data: bytes, folder: str | Path | None = None) -> Path:
+    """Store uploaded bytes under a content-addressed name and return the path.
+
+    Why: every later step (readers, caches) works on paths; naming the copy by its hash
+    makes a re-upload of the same file hit the caches, and a different file never collide.
+    The copy is written to a temporary name and renamed, so a half-written file is never read.
+    """
+    import hashlib
+    import os
+    import tempfile
+
+    from ..extract.cache import default_cache_dir
+
+    folder = Path(folder) if folder is not None else default_cache_dir() / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)[-80:] or "upload"
+    path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}_{safe}"
+    if not path.exists():
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    return path

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataError, GeneNotFoundError
@@ -163,3 +164,20 @@ def stack_datasets(adatas: dict[str, ad.AnnData], n_genes: int) -> tuple[np.ndar
         blocks.append(block)
         labels += [name] * a.n_obs
     return np.concatenate(blocks), genes, np.asarray(labels)
+
+
+def qc_tables(adata: ad.AnnData, panel: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-cell (``total``, ``genes_detected``) and per-gene (``mean``, ``variance``,
+    ``in_panel``) summaries for QC plots. Totals are raw counts when ``layers['counts']``
+    holds them (raw input), otherwise sums of the values as given."""
+    X = adata.layers["counts"] if "counts" in adata.layers else adata.X
+    total = np.asarray(X.sum(axis=1)).ravel()
+    detected = np.asarray((X != 0).sum(axis=1)).ravel()
+    cells = pd.DataFrame({"total": total, "genes_detected": detected}, index=adata.obs_names)
+    L = adata.X
+    mean = np.asarray(L.mean(axis=0)).ravel()
+    sq = L.multiply(L) if sp.issparse(L) else np.square(L)
+    var = np.asarray(sq.mean(axis=0)).ravel() - mean**2
+    in_panel = adata.var_names.isin(panel or [])
+    genes = pd.DataFrame({"mean": mean, "variance": np.clip(var, 0, None), "in_panel": in_panel}, index=adata.var_names)
+    return cells, genes

@@ -1,0 +1,96 @@
+"""Benchmark: train the translator on known regulations and evaluate it on held-out genes."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ugrn_core.baselines import CLASSICAL
+from ugrn_core.benchmark import make_benchmark_set, run_benchmark
+from ugrn_core.errors import UGRNError
+from ugrn_core.explore import score_label
+from ugrn_core.plot import roc_pr_figure
+from ugrn_core.translator import TranslatorSet
+from ui.state import current_analysis, settings, sidebar_summary
+
+st.set_page_config(page_title="Benchmark · UGRN Explorer", page_icon="📈", layout="wide")
+st.title("Benchmark and translator")
+
+analysis = current_analysis()
+sidebar_summary(analysis)
+
+st.markdown(
+    "The translator f_φ learns, from known regulations, which gene-pair features mean *regulates*. "
+    "It is trained on pairs among one half of the genes and evaluated on pairs among the **other half** "
+    "(gene-disjoint split), so the numbers measure generalisation to genes it never saw."
+)
+if analysis.network is None:
+    st.info("No reference network is attached. Choose one on the home page (the demo uses its planted network).")
+    st.page_link("app.py", label="Home", icon="🏠")
+    st.stop()
+st.caption(f"Reference network: {analysis.network.summary()}")
+
+with st.form("benchmark_form"):
+    c1, c2, c3 = st.columns(3)
+    test_fraction = c1.slider("Share of genes held out for testing", 0.2, 0.8, 0.5, step=0.05)
+    seed = c2.number_input("Seed", 0, 10_000, 0, step=1)
+    classical = c3.multiselect("Classical baselines", list(CLASSICAL), default=["pearson", "spearman"],
+                               help="grnboost (tree ensembles) takes about a minute on 100 genes.")
+    go = st.form_submit_button("Train and evaluate", type="primary")
+
+run_key = (settings().key, settings().network, test_fraction, int(seed), tuple(classical))
+if go:
+    bar = st.progress(0.0, text="Training translators…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{stage}: {done}/{total}")
+
+    try:
+        bset = make_benchmark_set(analysis.data_label, analysis.prepared, analysis.network, analysis.results)
+        result = run_benchmark(bset, analysis.model, "genes", methods=list(analysis.results), classical=tuple(classical),
+                               test_fraction=test_fraction, seed=int(seed), progress=progress)
+    except UGRNError as exc:
+        bar.empty()
+        st.error(str(exc))
+        st.stop()
+    bar.empty()
+    st.session_state["benchmark_result"] = (run_key, result)
+
+held = st.session_state.get("benchmark_result")
+if held is None or held[0][:2] != run_key[:2]:
+    st.info("Press **Train and evaluate** to fit translators for every method and score the held-out pairs.")
+else:
+    result = held[1]
+    rep = result.report
+    st.success(f"Trained on {rep.get('train_pairs', 0):,} pairs among {rep.get('train_genes', 0)} genes; "
+               f"tested on {rep['test_pairs']:,} pairs ({rep['test_edges']:,} known edges) among "
+               f"{rep.get('test_genes', 0)} held-out genes, in {rep['seconds']} s.")
+    negatives = st.radio("Negatives", ["balanced", "full"], horizontal=True,
+                         help="balanced: every known edge plus as many random non-edges (random AUPRC = 0.5). "
+                              "full: every regulator -> gene pair among held-out genes (random AUPRC = edge density).")
+    m = result.metrics[result.metrics.negatives == negatives].copy()
+    density = float(result.predictions.label.mean()) if negatives == "full" else 0.5
+    st.caption(f"Random baseline: AUROC 0.5, AUPRC {density:.3f}, EPR 1. AUPRC ratio and EPR are relative to that "
+               "density (BEELINE's definitions). `<method>` = translator, `<method>_raw` = untrained score, "
+               "`_logreg` = logistic-regression sanity check.")
+    m = m.sort_values("auprc", ascending=False)
+    st.dataframe(m, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "auprc", "auprc_ratio", "epr")})
+    st.download_button("Download metrics (CSV)", result.metrics.to_csv(index=False), "metrics.csv", "text/csv")
+    methods = [c for c in m.method if not c.endswith("_logreg")]
+    shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp", "gt", "pearson") if c in methods] or methods[:3])
+    preds = result.predictions if negatives == "full" else result.predictions[result.predictions.balanced == 1]
+    st.plotly_chart(roc_pr_figure(preds, shown, labels={c: score_label(c) for c in shown}), width="stretch")
+    if st.button("Use this translator for the dashboard's scores"):
+        analysis.attach(translators=result.translators)
+        st.success("Translator attached: the Regulators, Subnetwork and Export pages now show its probabilities "
+                   "and the ensemble. Pairs among training genes were seen in training; pairs among held-out "
+                   "genes are honest predictions.")
+
+with st.expander("Load a translator saved by the CLI (`benchmark --save-translator DIR`)"):
+    folder = st.text_input("Translator folder")
+    if st.button("Load translator") and folder.strip():
+        try:
+            analysis.attach(translators=TranslatorSet.load(folder.strip()))
+            st.success(f"Loaded the translator from {folder.strip()}.")
+        except UGRNError as exc:
+            st.error(str(exc))

@@ -1,0 +1,71 @@
+"""Pathways: are a regulator's top predicted targets enriched in known gene sets?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ugrn_core.data.io import save_upload
+from ugrn_core.errors import UGRNError
+from ugrn_core.explore import ENSEMBLE, ranked_targets, score_label
+from ugrn_core.pathways import enrichment, gene_set_coverage, read_gmt, regulon_gene_sets
+from ugrn_core.plot import enrichment_figure
+from ui.state import current_analysis, sidebar_summary
+
+st.set_page_config(page_title="Pathways · UGRN Explorer", page_icon="🧪", layout="wide")
+st.title("Pathway check")
+
+analysis = current_analysis()
+sidebar_summary(analysis)
+edges = analysis.edges()
+cols = analysis.score_columns()
+genes = analysis.regulators_first()
+
+SOURCES = ("Regulons of the reference network (built in)", "Upload a GMT file", "GMT file on this machine")
+kind = st.radio("Gene sets", SOURCES if analysis.network is not None else SOURCES[1:], horizontal=True)
+try:
+    if kind == SOURCES[0]:
+        gene_sets = regulon_gene_sets(analysis.network.edges)
+    elif kind == SOURCES[1]:
+        up = st.file_uploader("Gene sets (.gmt or .gmt.gz, MSigDB / Enrichr format)", type=["gmt", "gz", "txt"])
+        if up is None:
+            st.info("Upload a GMT file, e.g. MSigDB hallmark sets (h.all.*.symbols.gmt).")
+            st.stop()
+        gene_sets = read_gmt(save_upload(up.name, up.getvalue()), name=up.name)
+    else:
+        path = st.text_input("Path to a .gmt file")
+        if not path.strip():
+            st.stop()
+        gene_sets = read_gmt(path.strip())
+except UGRNError as exc:
+    st.error(str(exc))
+    st.stop()
+st.caption(gene_set_coverage(gene_sets, analysis.panel))
+
+c1, c2, c3 = st.columns(3)
+source = c1.selectbox("Regulator", genes)
+default = ENSEMBLE if ENSEMBLE in cols else ("vvp" if "vvp" in cols else cols[0])
+by = c2.selectbox("Targets ranked by", cols, index=cols.index(default), format_func=score_label)
+top_n = c3.slider("Top targets to test", 5, min(100, len(analysis.panel) - 1), min(20, len(analysis.panel) - 1))
+
+top = ranked_targets(edges, [source], by).head(top_n)
+try:
+    table = enrichment(top.target.tolist(), analysis.panel, gene_sets)
+except UGRNError as exc:
+    st.error(str(exc))
+    st.stop()
+st.markdown(f"Top {top_n} targets of **{source}** by {score_label(by)}, tested against {len(table)} gene sets "
+            f"with at least 3 panel genes (hypergeometric test within the {len(analysis.panel)}-gene panel, "
+            "Benjamini-Hochberg FDR).")
+if table.empty:
+    st.warning("No gene set has at least 3 genes in the panel; use gene sets in the dataset's gene naming, or a larger panel.")
+    st.stop()
+left, right = st.columns([3, 2])
+left.dataframe(table, hide_index=True, width="stretch", height=420,
+               column_config={"p_value": st.column_config.NumberColumn(format="%.2e"),
+                              "fdr": st.column_config.NumberColumn(format="%.2e"),
+                              "expected": st.column_config.NumberColumn(format="%.2f"),
+                              "fold": st.column_config.NumberColumn(format="%.1f")})
+right.plotly_chart(enrichment_figure(table), width="stretch")
+st.download_button("Download enrichment (CSV)", table.to_csv(index=False), f"enrichment_{source}.csv", "text/csv")
+with st.expander("The tested targets"):
+    st.write(", ".join(top.target))

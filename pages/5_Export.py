@@ -1,0 +1,39 @@
+"""Export: ranked edges (BEELINE), every score, networks for Cytoscape, and the run manifest."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from ugrn_core.explore import ENSEMBLE, score_label
+from ugrn_core.export import export_files, zip_bundle
+from ui.state import current_analysis, sidebar_summary
+
+st.set_page_config(page_title="Export · UGRN Explorer", page_icon="💾", layout="wide")
+st.title("Export")
+
+analysis = current_analysis()
+sidebar_summary(analysis)
+cols = analysis.score_columns()
+default = ENSEMBLE if ENSEMBLE in cols else ("vvp" if "vvp" in cols else cols[0])
+c1, c2 = st.columns(2)
+method = c1.selectbox("Rank edges by", cols, index=cols.index(default), format_func=score_label)
+n_edges = c2.slider("Edges in the network files", 50, 5000, 500, step=50)
+
+files = export_files(analysis, method, n_edges)
+st.download_button("Download everything (.zip)", zip_bundle(files), "ugrn_export.zip", "application/zip", type="primary")
+about = {
+    "rankedEdges.csv": "BEELINE layout Gene1, Gene2, EdgeWeight, best first: every ordered pair of the panel.",
+    "edges_all_methods.csv": "One row per pair, one column per score, plus known-edge flags: opens in any spreadsheet.",
+    "network.graphml": "The top edges with score and known flags (Cytoscape: File > Import > Network from File).",
+    "network.sif": "The same edges as Simple Interaction Format.",
+    "manifest.json": "Package versions, model checkpoint hash, data, panel, parameters, seeds and timings.",
+}
+mime = {"csv": "text/csv", "graphml": "application/xml", "sif": "text/plain", "json": "application/json"}
+for name, text in files.items():
+    a, b = st.columns([1, 3])
+    a.download_button(name, text, name, mime[name.rsplit(".", 1)[1]], key=f"dl_{name}")
+    b.caption(about[name])
+with st.expander("Run manifest"):
+    st.json(json.loads(files["manifest.json"]))

@@ -1,0 +1,94 @@
+"""The dashboard's tables: score table, rankings, pair curves (GT integrated against VVP)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ugrn_core.data.networks import match_network
+from ugrn_core.errors import DataError, GeneNotFoundError
+from ugrn_core.explore import Analysis, pair_response, ranked_regulators, ranked_targets
+from ugrn_core.extract import ExtractionParams
+from ugrn_core.pipeline import prepare_data, run_extraction
+from ugrn_core.translator import TranslatorConfig, TranslatorSet
+
+
+@pytest.fixture(scope="module")
+def analysis(default_model):
+    prepared = prepare_data("demo", default_model, n_genes=30)
+    results = run_extraction(prepared, default_model, ["pert", "vvp", "gt"])
+    from ugrn_core.data.networks import demo_network
+
+    net = match_network(demo_network(), prepared.panel)
+    return Analysis(default_model, prepared, results, network=net, data_label="demo")
+
+
+def test_score_table_has_every_pair_scores_and_known_flags(analysis):
+    edges = analysis.edges()
+    n = len(analysis.panel)
+    assert len(edges) == n * (n - 1)
+    assert {"pert", "vvp", "gt", "pearson", "known", "sign"} <= set(edges.columns)
+    truth = analysis.known_pairs
+    flagged = set(map(tuple, edges.loc[edges.known, ["source", "target"]].to_numpy()))
+    assert flagged == truth and truth
+    assert edges.pearson.between(0, 1).all()
+    # pearson really is |r| of the two genes' expression over cells
+    s, t = edges.source.iloc[5], edges.target.iloc[5]
+    X = analysis.prepared.adata[:, [s, t]].X
+    X = X.toarray() if hasattr(X, "toarray") else X
+    assert edges.pearson.iloc[5] == pytest.approx(abs(np.corrcoef(X.T)[0, 1]), abs=1e-6)
+
+
+def test_rankings_forward_and_reverse(analysis):
+    edges = analysis.edges()
+    src = analysis.regulators_first()[0]
+    assert src in set(analysis.network.regulators)
+    t = ranked_targets(edges, [src], "vvp")
+    assert (t.source == src).all() and t["rank"].tolist() == list(range(1, len(t) + 1))
+    assert t.vvp.is_monotonic_decreasing
+    r = ranked_regulators(edges, t.target.iloc[0], "gt")
+    assert (r.target == t.target.iloc[0]).all() and r["gt"].is_monotonic_decreasing
+    with pytest.raises(GeneNotFoundError, match="not in the gene panel"):
+        ranked_targets(edges, ["NOT_A_GENE"], "vvp")
+
+
+def test_translator_adds_probabilities_and_ensemble(analysis):
+    pairs = analysis.edges()[["source", "target"]].assign(label=analysis.edges().known.astype(int))
+    ts = TranslatorSet.fit({m: analysis.results[m] for m in ("vvp", "gt")}, pairs, config=TranslatorConfig(epochs=3), kinds=("mlp",))
+    analysis.attach(translators=ts)
+    try:
+        edges = analysis.edges()
+        assert {"vvp_prob", "gt_prob", "ensemble"} <= set(edges.columns)
+        assert edges.ensemble.between(0, 1).all()
+    finally:
+        analysis.translators, analysis._edges = None, None
+
+
+def test_a_translator_that_does_not_fit_changes_nothing(analysis):
+    pairs = analysis.edges()[["source", "target"]].assign(label=analysis.edges().known.astype(int))
+    other = run_extraction(analysis.prepared, analysis.model, ["vvp"], params=ExtractionParams(vvp_values=4))
+    ts = TranslatorSet.fit(other, pairs, config=TranslatorConfig(epochs=2), kinds=("mlp",))
+    before = analysis.edges().columns.tolist()
+    with pytest.raises(DataError, match="trained on 4-value features"):
+        analysis.attach(translators=ts)
+    assert analysis.translators is None and analysis.edges().columns.tolist() == before
+
+
+def test_gt_trajectory_matches_vvp_response(default_model):
+    """GT's slope integrated along the grid equals VVP's finite change (same virtual cell)."""
+    prepared = prepare_data("demo", default_model, n_genes=12)
+    grid = tuple(np.linspace(0.0, default_model.value_spec.value_range[1], 41).tolist())
+    res = run_extraction(prepared, default_model, ["vvp", "gt"], params=ExtractionParams(value_grid=grid))
+    src, tgt = prepared.panel[0], prepared.panel[3]
+    curves = pair_response(res, src, tgt)
+    vvp = curves[curves.quantity == "response"].response.to_numpy()
+    traj = curves[curves.quantity == "trajectory"].response.to_numpy()
+    assert curves[curves.quantity == "slope"].value.tolist() == pytest.approx(list(grid))
+    change = vvp - vvp[0]
+    scale = np.abs(change).max()
+    assert scale > 0
+    assert np.abs(traj - change).max() < 0.05 * scale + 1e-4
+    with pytest.raises(GeneNotFoundError):
+        pair_response(res, src, "NOPE")
+    assert isinstance(curves, pd.DataFrame)

@@ -1,0 +1,198 @@
+"""One analysis as the dashboard browses it: scores per pair, rankings, pair curves.
+
+An :class:`Analysis` bundles what one extraction run produced (model, prepared data,
+features per method, an optional reference network and translator) and answers the
+questions a biologist asks of it: *which genes does X regulate?*, *who regulates Y?*,
+*how does Y respond as X is dialled up?* Everything returns tidy pandas tables.
+
+Score columns: ``pert``, ``emb``, ``vvp``, ``gt`` are the extractors' untrained scores;
+``<method>_prob`` a trained translator's edge probability; ``ensemble`` the mean of the
+VVP and GT translators' logits; ``pearson`` |Pearson r| over cells (model-free baseline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .baselines import correlation_matrix
+from .data.networks import NetworkMatch
+from .data.preprocess import dense_matrix
+from .errors import GeneNotFoundError
+from .extract import METHOD_LABELS, ExtractionParams, PairFeatures
+from .models.foundation import FoundationModel
+from .pipeline import PreparedData, edges_table
+from .translator import ENSEMBLE, TranslatorSet
+
+PROB = "_prob"
+SCORE_LABELS = {
+    **METHOD_LABELS,
+    **{f"{m}{PROB}": f"{label} (translator)" for m, label in METHOD_LABELS.items()},
+    ENSEMBLE: "Ensemble (VVP+GT translators)",
+    "pearson": "|Pearson r| (baseline)",
+}
+ID_COLUMNS = ("source", "target", "known", "sign")
+
+
+def score_label(column: str) -> str:
+    return SCORE_LABELS.get(column, column)
+
+
+@dataclass
+class Analysis:
+    """The result of one extraction run, plus what the user attached to it."""
+
+    model: FoundationModel
+    prepared: PreparedData
+    results: dict[str, PairFeatures]
+    params: ExtractionParams = field(default_factory=ExtractionParams)
+    network: NetworkMatch | None = None
+    translators: TranslatorSet | None = None
+    data_label: str = "data"
+    timings: dict = field(default_factory=dict)
+    _edges: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def panel(self) -> list[str]:
+        return self.prepared.panel
+
+    @property
+    def known_pairs(self) -> set[tuple[str, str]]:
+        if self.network is None:
+            return set()
+        return set(zip(self.network.edges.source, self.network.edges.target))
+
+    def regulators_first(self) -> list[str]:
+        """Panel genes with the reference network's regulators first (the useful sources)."""
+        regs = [g for g in (self.network.regulators if self.network else []) if g in set(self.panel)]
+        return regs + [g for g in self.panel if g not in set(regs)]
+
+    def attach(self, network: NetworkMatch | None = None, translators: TranslatorSet | None = None) -> "Analysis":
+        """Set the reference network and/or translator; the score table is rebuilt now, so a
+        translator that does not fit these features fails here and changes nothing."""
+        before = (self.network, self.translators, self._edges)
+        if network is not None:
+            self.network = network
+        if translators is not None:
+            self.translators = translators
+        self._edges = None
+        try:
+            self.edges()
+        except Exception:
+            self.network, self.translators, self._edges = before
+            raise
+        return self
+
+    def edges(self) -> pd.DataFrame:
+        """Every ordered panel pair with every available score (built once, then reused)."""
+        if self._edges is None:
+            self._edges = score_table(self.prepared, self.results, self.network, self.translators)
+        return self._edges
+
+    def score_columns(self) -> list[str]:
+        return score_columns(self.edges())
+
+
+def score_columns(edges: pd.DataFrame) -> list[str]:
+    return [c for c in edges.columns if c not in ID_COLUMNS]
+
+
+def score_table(
+    prepared: PreparedData,
+    results: dict[str, PairFeatures],
+    network: NetworkMatch | None = None,
+    translators: TranslatorSet | None = None,
+    correlation: bool = True,
+) -> pd.DataFrame:
+    """``source, target, <scores>…, known, sign`` for every ordered pair of the panel."""
+    edges = edges_table(results)
+    if translators is not None:
+        pred = translators.predict(results, edges[["source", "target"]])
+        for name in translators.translators:
+            if "_" not in name:  # the MLP translators; logistic regressions are a sanity check only
+                edges[f"{name}{PROB}"] = pred[name].to_numpy()
+        if ENSEMBLE in pred:
+            edges[ENSEMBLE] = pred[ENSEMBLE].to_numpy()
+    if correlation:
+        panel = prepared.panel
+        r = np.abs(correlation_matrix(dense_matrix(prepared.adata, panel)))
+        idx = {g: i for i, g in enumerate(panel)}
+        edges["pearson"] = r[edges.source.map(idx).to_numpy(), edges.target.map(idx).to_numpy()]
+    if network is not None:
+        sign = {(s, t): int(v) for s, t, v in network.edges[["source", "target", "sign"]].itertuples(index=False)}
+        keys = list(zip(edges.source, edges.target))
+        edges["known"] = [k in sign for k in keys]
+        edges["sign"] = [sign.get(k, 0) for k in keys]
+    return edges
+
+
+def _check_genes(edges: pd.DataFrame, genes: list[str], column: str) -> None:
+    present = set(edges[column])
+    missing = [g for g in genes if g not in present]
+    if missing:
+        raise GeneNotFoundError(f"Gene(s) {missing[:10]} are not in the gene panel; pick genes from it, or add them as always-include genes.")
+
+
+def ranked_targets(edges: pd.DataFrame, sources: list[str], by: str) -> pd.DataFrame:
+    """Targets of each source, best first by ``by``, with a ``rank`` (1 = best) per source."""
+    _check_genes(edges, sources, "source")
+    out = edges[edges.source.isin(sources)].sort_values(["source", by], ascending=[True, False], kind="stable")
+    out.insert(0, "rank", out.groupby("source").cumcount() + 1)
+    return out.reset_index(drop=True)
+
+
+def ranked_regulators(edges: pd.DataFrame, target: str, by: str) -> pd.DataFrame:
+    """Regulators of ``target``, best first by ``by`` (the reverse view)."""
+    _check_genes(edges, [target], "target")
+    out = edges[edges.target == target].sort_values(by, ascending=False, kind="stable")
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out.reset_index(drop=True)
+
+
+def pair_response(results: dict[str, PairFeatures], source: str, target: str) -> pd.DataFrame:
+    """How ``target`` responds as ``source`` is set along the value grid.
+
+    Tidy ``method, quantity, value, response``: VVP's response curve (change of the target's
+    prediction from the background cell), GT's local slope dM_j/dv_i and the trajectory it
+    implies (the slope integrated along the grid from its first value, trapezoid rule).
+    """
+    rows = []
+    for method, quantity in (("vvp", "response"), ("gt", "slope")):
+        feats = results.get(method)
+        if feats is None:
+            continue
+        if source not in feats.sources or target not in feats.targets:
+            raise GeneNotFoundError(f"No {method} features for {source} -> {target}; both must be in the panel.")
+        grid = np.asarray(feats.params.get("value_grid") or np.arange(feats.features.shape[-1]), dtype=float)
+        y = feats.features[feats.sources.index(source), feats.targets.index(target)].astype(float)
+        rows.append(pd.DataFrame({"method": method, "quantity": quantity, "value": grid, "response": y}))
+        if method == "gt":
+            steps = np.diff(grid) * (y[1:] + y[:-1]) / 2
+            traj = np.concatenate([[0.0], np.cumsum(steps)])
+            rows.append(pd.DataFrame({"method": method, "quantity": "trajectory", "value": grid, "response": traj}))
+    if not rows:
+        return pd.DataFrame(columns=["method", "quantity", "value", "response"])
+    return pd.concat(rows, ignore_index=True)
+
+
+def edge_descriptions(edges: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """``"A -> B | VVP 0.12 · GT 0.034 · known"`` per pair: hover text for network edges."""
+    cols = score_columns(edges)
+    idx = edges.set_index(["source", "target"])
+    out = {}
+    for pair in pairs:
+        if pair not in idx.index:
+            continue
+        row = idx.loc[pair]
+        parts = [f"{c} {row[c]:.3g}" for c in cols if pd.notna(row[c])]
+        flag = " · known" if bool(row.get("known", False)) else ""
+        out[pair] = f"{pair[0]} -> {pair[1]} | " + " · ".join(parts) + flag
+    return out
+
+
+__all__ = [
+    "Analysis", "edge_descriptions", "SCORE_LABELS", "PROB", "score_label", "score_columns", "score_table",
+    "ranked_targets", "ranked_regulators", "pair_response",
+]

@@ -1,0 +1,41 @@
+"""One download with everything a result needs to travel: tables, networks, manifest.
+
+Files inside the bundle: ``rankedEdges.csv`` (BEELINE: Gene1, Gene2, EdgeWeight),
+``edges_all_methods.csv`` (every score, one row per pair), ``network.graphml`` and
+``network.sif`` (the top edges, for Cytoscape) and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from .explore import Analysis
+from .graph import ranked_edges, to_graphml, to_sif, top_edges_graph
+from .manifest import run_manifest
+
+
+def export_files(analysis: Analysis, method: str, n_edges: int = 500) -> dict[str, str]:
+    """File name -> text for every export of ``analysis`` ranked by ``method``."""
+    edges = analysis.edges()
+    G = top_edges_graph(edges, method, n_edges, analysis.known_pairs)
+    manifest = run_manifest(analysis, export={"ranked_by": method, "network_edges": G.number_of_edges()})
+    return {
+        "rankedEdges.csv": ranked_edges(edges, method).to_csv(index=False),
+        "edges_all_methods.csv": edges.to_csv(index=False),
+        "network.graphml": to_graphml(G),
+        "network.sif": to_sif(G),
+        "manifest.json": json.dumps(manifest, indent=2, default=str),
+    }
+
+
+def zip_bundle(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+__all__ = ["export_files", "zip_bundle"]

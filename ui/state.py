@@ -1,0 +1,174 @@
+"""Shared dashboard state: settings, cached loaders, and the current analysis.
+
+Every page calls :func:`current_analysis`; opened directly (a bookmark, a test) it builds
+the analysis from the saved settings, or from the defaults (demo data, built-in model).
+Heavy objects are cached process-wide (``st.cache_resource``), extracted features on disk
+(the content-keyed FeatureCache), and what a user attaches (network, translator) lives in
+that user's session only.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from ugrn_core.data.networks import match_network, read_network
+from ugrn_core.errors import UGRNError, VocabularyError
+from ugrn_core.explore import Analysis
+from ugrn_core.extract import METHOD_LABELS, METHODS, ExtractionParams, FeatureCache
+from ugrn_core.extract.cost import CostEstimate, estimate_cost, eta_seconds, format_seconds
+from ugrn_core.models.foundation import load_model
+from ugrn_core.pipeline import prepare_data, run_extraction
+
+AUTO_RUN_SECONDS = 90  # extractions estimated below this start without a click
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: str = "demo"  # "demo", or a path (uploads are saved to a content-addressed path)
+    data_label: str = "demo (simulated, 300 genes, known network)"
+    model: str = "default"
+    n_genes: int = 100
+    keep: tuple[str, ...] = ()
+    methods: tuple[str, ...] = METHODS
+    network: str = "auto"  # "auto" (the demo truth for the demo), "none", or a path
+
+    def network_spec(self) -> str | None:
+        if self.network == "auto":
+            return "demo" if self.data == "demo" else None
+        return None if self.network == "none" else self.network
+
+    @property
+    def key(self) -> tuple:
+        return (self.data, self.model, self.n_genes, self.keep, self.methods)
+
+
+def settings() -> Settings:
+    return st.session_state.setdefault("settings", Settings())
+
+
+def update_settings(**changes) -> Settings:
+    new = Settings(**{**settings().__dict__, **changes})
+    st.session_state["settings"] = new
+    return new
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def cached_model(spec: str):
+    return load_model(spec)
+
+
+@st.cache_resource(show_spinner="Reading, normalising and mapping the data…", max_entries=8)
+def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, ...]):
+    return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep))
+
+
+@st.cache_resource(show_spinner="Reading the reference network…", max_entries=8)
+def cached_network(spec: str):
+    return read_network(spec)
+
+
+@st.cache_resource(show_spinner="Timing the model on this panel…", max_entries=32)
+def cached_cost(key: tuple) -> CostEstimate:
+    data, model_spec, n_genes, keep, methods = key
+    prepared = cached_prepared(data, model_spec, n_genes, keep)
+    return estimate_cost(cached_model(model_spec), prepared.panel, methods, mean_values=prepared.mean_values)
+
+
+@st.cache_resource
+def _analysis_store() -> dict:
+    return {}
+
+
+def show_problem(exc: Exception) -> None:
+    """A readable message for a known problem; the two ways out when genes are unknown."""
+    st.error(str(exc))
+    if isinstance(exc, VocabularyError):
+        st.info(
+            "**In this app:** after pretraining (command above), or with a downloaded scGPT checkpoint "
+            "(e.g. *whole-human* from the scGPT repository's model zoo), choose **scGPT checkpoint folder** "
+            "under *Model* in the home page's sidebar and enter the folder."
+        )
+
+
+def load_prepared():
+    """Model and prepared data for the current settings, or a message and stop."""
+    s = settings()
+    try:
+        model = cached_model(s.model)
+        prepared = cached_prepared(s.data, s.model, s.n_genes, s.keep)
+    except UGRNError as exc:
+        show_problem(exc)
+        st.stop()
+    return model, prepared
+
+
+def _run(s: Settings, model, prepared, estimate: CostEstimate) -> Analysis:
+    weights = dict(zip(estimate.table.method, estimate.table.seconds.clip(lower=1e-3)))
+    total_w = sum(weights[m] for m in s.methods)
+    bar = st.progress(0.0, text="Extracting gene-pair features…")
+    t0, done_w, timings = time.perf_counter(), 0.0, {}
+
+    def progress(method: str, done: int, total: int) -> None:
+        frac = (done_w + weights[method] * done / max(total, 1)) / total_w
+        eta = eta_seconds(time.perf_counter() - t0, frac)
+        left = f" · about {format_seconds(eta)} left" if eta is not None else ""
+        bar.progress(min(frac, 1.0), text=f"{METHOD_LABELS[method]}: {done:,}/{total:,} virtual cells{left}")
+
+    results = {}
+    for method in s.methods:
+        t1 = time.perf_counter()
+        results.update(run_extraction(prepared, model, [method], cache=FeatureCache(), progress=progress))
+        timings[method] = time.perf_counter() - t1
+        done_w += weights[method]
+    bar.empty()
+    return Analysis(model, prepared, results, ExtractionParams(), data_label=s.data_label, timings=timings)
+
+
+def current_analysis(home: bool = False) -> Analysis:
+    """The analysis for the current settings, in this session (network attached)."""
+    s = settings()
+    model, prepared = load_prepared()
+    store = _analysis_store()
+    base = store.get(s.key)
+    if base is None:
+        estimate = cached_cost(s.key)
+        confirmed = st.session_state.get("confirmed_run") == s.key
+        if estimate.total_seconds > AUTO_RUN_SECONDS and not confirmed:
+            st.warning(f"Extraction for these settings has not run yet: {estimate.summary()}.")
+            if home:
+                if st.button("Run extraction", type="primary"):
+                    st.session_state["confirmed_run"] = s.key
+                    st.rerun()
+            else:
+                st.page_link("app.py", label="Start it on the home page", icon="🏠")
+            st.stop()
+        base = store[s.key] = _run(s, model, prepared, estimate)
+    held = st.session_state.get("analysis")
+    if held is None or held[0] != (s.key, s.network):
+        mine = copy.copy(base)
+        mine.network, mine.translators, mine._edges = None, None, None
+        spec = s.network_spec()
+        if spec is not None:
+            try:
+                mine.attach(network=match_network(cached_network(spec), prepared.panel, what="the gene panel"))
+            except UGRNError as exc:
+                st.warning(f"Reference network not used: {exc}")
+        held = ((s.key, s.network), mine)
+        st.session_state["analysis"] = held
+    return held[1]
+
+
+def sidebar_summary(analysis: Analysis) -> None:
+    """The same short status in every page's sidebar."""
+    s = settings()
+    with st.sidebar:
+        st.markdown(f"**Data:** {s.data_label}  \n**Model:** {analysis.model.name}  \n"
+                    f"**Panel:** {len(analysis.panel)} genes · {len(analysis.results)} methods")
+        if analysis.network is not None:
+            st.caption(f"Reference network: {analysis.network.summary()}")
+        if analysis.translators is not None:
+            st.caption(f"Translator: trained on {analysis.translators.info.get('trained_on', '?')}")
