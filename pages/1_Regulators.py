@@ -6,26 +6,22 @@ import streamlit as st
 
 from ugrn_core.errors import UGRNError
 from ugrn_core.evaluate import per_source_metrics
-from ugrn_core.explore import ENSEMBLE, pair_response, ranked_regulators, ranked_targets, score_label
+from ugrn_core.explore import default_score, pair_response, ranked_regulators, ranked_targets, score_label
 from ugrn_core.graph import rank_agreement
 from ugrn_core.plot import pair_response_figure, rank_agreement_figure
-from ui.state import current_analysis, sidebar_summary
+from ui.state import page
 
-st.set_page_config(page_title="Regulators · UGRN Explorer", page_icon="📋", layout="wide")
-st.title("Regulators")
-
-analysis = current_analysis()
-sidebar_summary(analysis)
+analysis = page("Regulators", "📋")
 edges = analysis.edges()
 cols = analysis.score_columns()
-default_by = ENSEMBLE if ENSEMBLE in cols else ("vvp" if "vvp" in cols else cols[0])
+default_by = default_score(cols)
 number_format = {c: st.column_config.NumberColumn(score_label(c), format="%.4f") for c in cols}
 genes = analysis.regulators_first()
 
 with st.sidebar:
     by = st.selectbox("Rank by", cols, index=cols.index(default_by), format_func=score_label)
     top_n = st.slider("Rows per gene", 5, 100, 25, step=5)
-if ENSEMBLE not in cols:
+if "ensemble" not in cols:
     st.caption("Scores shown are untrained. Train a translator on the **Benchmark** page to add calibrated "
                "per-method probabilities and the VVP+GT ensemble.")
 

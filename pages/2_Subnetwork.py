@@ -5,22 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from ugrn_core.errors import UGRNError
-from ugrn_core.explore import ENSEMBLE, edge_descriptions, score_label
+from ugrn_core.explore import default_score, edge_descriptions, score_label
 from ugrn_core.graph import subnetwork, to_graphml, to_sif
 from ugrn_core.plot import KNOWN_COLOR, NOVEL_COLOR, SEED_COLOR, network_html
-from ui.state import current_analysis, sidebar_summary
+from ui.state import page
 
 MAX_NODES = 300
 
-st.set_page_config(page_title="Subnetwork · UGRN Explorer", page_icon="🕸️", layout="wide")
-st.title("Subnetwork")
-
-analysis = current_analysis()
-sidebar_summary(analysis)
+analysis = page("Subnetwork", "🕸️")
 edges = analysis.edges()
 cols = analysis.score_columns()
 genes = analysis.regulators_first()
-default = ENSEMBLE if ENSEMBLE in cols else ("vvp" if "vvp" in cols else cols[0])
+default = default_score(cols)
 
 with st.sidebar:
     method = st.selectbox("Edges scored by", cols, index=cols.index(default), format_func=score_label)

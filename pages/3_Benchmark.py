@@ -10,13 +10,9 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.explore import score_label
 from ugrn_core.plot import roc_pr_figure
 from ugrn_core.translator import TranslatorSet
-from ui.state import current_analysis, settings, sidebar_summary
+from ui.state import page, settings
 
-st.set_page_config(page_title="Benchmark · UGRN Explorer", page_icon="📈", layout="wide")
-st.title("Benchmark and translator")
-
-analysis = current_analysis()
-sidebar_summary(analysis)
+analysis = page("Benchmark and translator", "📈")
 
 st.markdown(
     "The translator f_φ learns, from known regulations, which gene-pair features mean *regulates*. "

@@ -6,16 +6,12 @@ import streamlit as st
 
 from ugrn_core.data.io import save_upload
 from ugrn_core.errors import UGRNError
-from ugrn_core.explore import ENSEMBLE, ranked_targets, score_label
+from ugrn_core.explore import default_score, ranked_targets, score_label
 from ugrn_core.pathways import enrichment, gene_set_coverage, read_gmt, regulon_gene_sets
 from ugrn_core.plot import enrichment_figure
-from ui.state import current_analysis, sidebar_summary
+from ui.state import page
 
-st.set_page_config(page_title="Pathways · UGRN Explorer", page_icon="🧪", layout="wide")
-st.title("Pathway check")
-
-analysis = current_analysis()
-sidebar_summary(analysis)
+analysis = page("Pathway check", "🧪")
 edges = analysis.edges()
 cols = analysis.score_columns()
 genes = analysis.regulators_first()
@@ -43,7 +39,7 @@ st.caption(gene_set_coverage(gene_sets, analysis.panel))
 
 c1, c2, c3 = st.columns(3)
 source = c1.selectbox("Regulator", genes)
-default = ENSEMBLE if ENSEMBLE in cols else ("vvp" if "vvp" in cols else cols[0])
+default = default_score(cols)
 by = c2.selectbox("Targets ranked by", cols, index=cols.index(default), format_func=score_label)
 top_n = c3.slider("Top targets to test", 5, min(100, len(analysis.panel) - 1), min(20, len(analysis.panel) - 1))
 

@@ -6,17 +6,13 @@ import json
 
 import streamlit as st
 
-from ugrn_core.explore import ENSEMBLE, score_label
+from ugrn_core.explore import default_score, score_label
 from ugrn_core.export import export_files, zip_bundle
-from ui.state import current_analysis, sidebar_summary
+from ui.state import page
 
-st.set_page_config(page_title="Export · UGRN Explorer", page_icon="💾", layout="wide")
-st.title("Export")
-
-analysis = current_analysis()
-sidebar_summary(analysis)
+analysis = page("Export", "💾")
 cols = analysis.score_columns()
-default = ENSEMBLE if ENSEMBLE in cols else ("vvp" if "vvp" in cols else cols[0])
+default = default_score(cols)
 c1, c2 = st.columns(2)
 method = c1.selectbox("Rank edges by", cols, index=cols.index(default), format_func=score_label)
 n_edges = c2.slider("Edges in the network files", 50, 5000, 500, step=50)

@@ -70,7 +70,7 @@ def test_a_translator_that_does_not_fit_changes_nothing(analysis):
     other = run_extraction(analysis.prepared, analysis.model, ["vvp"], params=ExtractionParams(vvp_values=4))
     ts = TranslatorSet.fit(other, pairs, config=TranslatorConfig(epochs=2), kinds=("mlp",))
     before = analysis.edges().columns.tolist()
-    with pytest.raises(DataError, match="trained on 4-value features"):
+    with pytest.raises(DataError, match="expects 4 features per pair, got 8"):
         analysis.attach(translators=ts)
     assert analysis.translators is None and analysis.edges().columns.tolist() == before
 

@@ -165,7 +165,7 @@ def run_benchmark(
         translators = TranslatorSet.fit(
             train_source.features, fit_b, val_b, translator_config, info={
                 "trained_on": train_source.name, "split": split, "model": model.name,
-                "model_digest": model.digest, "train_pairs": len(fit_b), "val_pairs": len(val_b),
+                "model_digest": model.digest, "train_pairs": len(fit_b), "val_pairs": len(val_b), "seed": seed,
             }, progress=cb,
         )
         report.update(train_pairs=len(fit_b), train_edges=int(fit_b.label.sum()), val_pairs=len(val_b))

@@ -99,6 +99,11 @@ def score_columns(edges: pd.DataFrame) -> list[str]:
     return [c for c in edges.columns if c not in ID_COLUMNS]
 
 
+def default_score(columns: list[str]) -> str:
+    """What to rank by unless told: the ensemble when a translator is attached, else VVP."""
+    return next((c for c in (ENSEMBLE, "vvp") if c in columns), columns[0])
+
+
 def score_table(
     prepared: PreparedData,
     results: dict[str, PairFeatures],
@@ -193,6 +198,6 @@ def edge_descriptions(edges: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict
 
 
 __all__ = [
-    "Analysis", "edge_descriptions", "SCORE_LABELS", "PROB", "score_label", "score_columns", "score_table",
+    "Analysis", "edge_descriptions", "default_score", "SCORE_LABELS", "PROB", "score_label", "score_columns", "score_table",
     "ranked_targets", "ranked_regulators", "pair_response",
 ]

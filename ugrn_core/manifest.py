@@ -46,6 +46,10 @@ def run_manifest(analysis, **extra) -> dict:
         "extraction": asdict(analysis.params),
         "network": analysis.network.summary() if analysis.network is not None else None,
         "translator": analysis.translators.info if analysis.translators is not None else None,
+        "seeds": {
+            "demo_simulator": 0 if analysis.data_label.startswith("demo") else None,
+            "translator": (analysis.translators.info.get("seed") if analysis.translators is not None else None),
+        },
         "timings_s": {k: round(float(v), 3) for k, v in analysis.timings.items()},
     }
     manifest.update(extra)

@@ -176,11 +176,6 @@ class Translator:
     def logits(self, X: np.ndarray) -> np.ndarray:
         if self.mean is None:
             raise RuntimeError(f"The {self.name} translator is not trained yet.")
-        if X.shape[1] != len(self.mean):
-            raise DataError(
-                f"The {self.name} translator was trained on {len(self.mean)}-value features, but these have "
-                f"{X.shape[1]}. Extract with the settings it was trained with ({self.spec.get('params', {})})."
-            )
         Z = self._scale(X)
         if self.kind == "logreg":
             return Z.astype(np.float64) @ self.coef + self.intercept

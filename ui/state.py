@@ -162,6 +162,15 @@ def current_analysis(home: bool = False) -> Analysis:
     return held[1]
 
 
+def page(title: str, icon: str) -> Analysis:
+    """Every browsing page's start: config, title, the current analysis, the sidebar status."""
+    st.set_page_config(page_title=f"{title} · UGRN Explorer", page_icon=icon, layout="wide")
+    st.title(title)
+    analysis = current_analysis()
+    sidebar_summary(analysis)
+    return analysis
+
+
 def sidebar_summary(analysis: Analysis) -> None:
     """The same short status in every page's sidebar."""
     s = settings()
