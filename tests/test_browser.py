@@ -24,7 +24,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("UGRN_CHROMIUM", "/usr/bin/chromium")
-PAGES = ["Regulators", "Subnetwork", "Benchmark", "Pathways", "Export"]
+# page -> text that only shows once the page's content has rendered
+PAGES = {"Regulators": "Rows per gene", "Subnetwork": "Top edges per gene", "Benchmark": "Train and evaluate",
+         "Pathways": "Top targets to test", "Export": "Download everything"}
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 if not Path(CHROMIUM).exists():
@@ -90,9 +92,10 @@ def test_every_page_in_headless_chromium(server):
         timings["launch_to_home_ready_s"] = time.perf_counter() - t_launch
         _assert_clean(page, "home")
         page.screenshot(path=str(ARTIFACTS / "0_home.png"), full_page=True)
-        for n, name in enumerate(PAGES, 1):
+        for n, (name, marker) in enumerate(PAGES.items(), 1):
             page.locator("[data-testid='stSidebarNav'] a", has_text=name).first.click()
             page.wait_for_url(f"**/{name}", timeout=60_000)
+            page.get_by_text(marker).first.wait_for(timeout=120_000)
             _settled(page)
             if name == "Subnetwork":
                 frame = page.frame_locator("iframe").first
