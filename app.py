@@ -26,21 +26,18 @@ MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
 NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
 
 
-def seeded(key: str, value):
-    """A widget key whose first value comes from the saved settings (state survives page changes)."""
+def bound(widget, label: str, key: str, default, **kwargs):
+    """``widget(label, ...)`` whose value survives page changes: Streamlit drops the state of
+    widgets a page does not draw, so the value is saved beside it and restored on return."""
     if key not in st.session_state:
-        st.session_state[key] = st.session_state.get("_saved_" + key, value)
-    return key
-
-
-def remember(key: str):
-    st.session_state["_saved_" + key] = st.session_state[key]
-    return st.session_state[key]
+        st.session_state[key] = st.session_state.get("_saved_" + key, default)
+    value = widget(label, key=key, **kwargs)
+    st.session_state["_saved_" + key] = value
+    return value
 
 
 def data_controls() -> None:
-    kind = st.radio("Dataset", DATA_KINDS, key=seeded("w_data_kind", DATA_KINDS[0]))
-    remember("w_data_kind")
+    kind = bound(st.radio, "Dataset", "w_data_kind", DATA_KINDS[0], options=DATA_KINDS)
     if kind == "Demo":
         update_settings(data="demo", data_label="demo (simulated, 300 genes, known network)")
     elif kind == "Upload a file":
@@ -49,27 +46,23 @@ def data_controls() -> None:
             path = save_upload(up.name, up.getvalue())
             update_settings(data=str(path), data_label=up.name)
     else:
-        path = st.text_input("Path to .h5ad, ExpressionData.csv or a BEELINE folder", key=seeded("w_data_path", ""))
-        remember("w_data_path")
+        path = bound(st.text_input, "Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", "")
         if path.strip():
             update_settings(data=path.strip(), data_label=path.strip())
 
 
 def model_controls() -> None:
-    kind = st.radio("Model", MODEL_KINDS, key=seeded("w_model_kind", MODEL_KINDS[0]))
-    remember("w_model_kind")
+    kind = bound(st.radio, "Model", "w_model_kind", MODEL_KINDS[0], options=MODEL_KINDS)
     if kind == MODEL_KINDS[0]:
         update_settings(model="default")
     else:
-        folder = st.text_input("Checkpoint folder (args.json, vocab.json, best_model.pt)", key=seeded("w_model_path", ""))
-        remember("w_model_path")
+        folder = bound(st.text_input, "Checkpoint folder (args.json, vocab.json, best_model.pt)", "w_model_path", "")
         if folder.strip():
             update_settings(model=folder.strip())
 
 
 def network_controls() -> None:
-    kind = st.radio("Reference network (known regulations)", NETWORK_KINDS, key=seeded("w_net_kind", NETWORK_KINDS[0]))
-    remember("w_net_kind")
+    kind = bound(st.radio, "Reference network (known regulations)", "w_net_kind", NETWORK_KINDS[0], options=NETWORK_KINDS)
     if kind == NETWORK_KINDS[0]:
         update_settings(network="auto")
     elif kind == "None":
@@ -79,20 +72,16 @@ def network_controls() -> None:
         if up is not None:
             update_settings(network=str(save_upload(up.name, up.getvalue())))
     else:
-        path = st.text_input("Network file or BEELINE folder", key=seeded("w_net_path", ""))
-        remember("w_net_path")
+        path = bound(st.text_input, "Network file or BEELINE folder", "w_net_path", "")
         if path.strip():
             update_settings(network=path.strip())
 
 
 def panel_controls() -> None:
-    n = st.slider("Gene panel: most variable genes", 20, 500, key=seeded("w_n_genes", settings().n_genes), step=10,
-                  help="Every ordered pair of panel genes is scored. Cost grows with the square of this number.")
-    remember("w_n_genes")
-    keep_text = st.text_input("Always include these genes (comma or space separated)", key=seeded("w_keep", ""))
-    remember("w_keep")
-    methods = st.multiselect("Methods", list(METHODS), key=seeded("w_methods", list(METHODS)), format_func=lambda m: METHOD_LABELS[m])
-    remember("w_methods")
+    n = bound(st.slider, "Gene panel: most variable genes", "w_n_genes", settings().n_genes, min_value=20, max_value=500,
+              step=10, help="Every ordered pair of panel genes is scored. Cost grows with the square of this number.")
+    keep_text = bound(st.text_input, "Always include these genes (comma or space separated)", "w_keep", "")
+    methods = bound(st.multiselect, "Methods", "w_methods", list(METHODS), options=list(METHODS), format_func=lambda m: METHOD_LABELS[m])
     keep = tuple(g for g in re.split(r"[,\s]+", keep_text) if g)
     update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",))
 

@@ -33,7 +33,6 @@ with st.form("benchmark_form"):
                                help="grnboost (tree ensembles) takes about a minute on 100 genes.")
     go = st.form_submit_button("Train and evaluate", type="primary")
 
-run_key = (settings().key, settings().network, test_fraction, int(seed), tuple(classical))
 if go:
     bar = st.progress(0.0, text="Training translators…")
 
@@ -49,10 +48,10 @@ if go:
         st.error(str(exc))
         st.stop()
     bar.empty()
-    st.session_state["benchmark_result"] = (run_key, result)
+    st.session_state["benchmark_result"] = (settings().session_key, result)
 
 held = st.session_state.get("benchmark_result")
-if held is None or held[0][:2] != run_key[:2]:
+if held is None or held[0] != settings().session_key:
     st.info("Press **Train and evaluate** to fit translators for every method and score the held-out pairs.")
 else:
     result = held[1]

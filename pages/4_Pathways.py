@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ugrn_core.data.io import save_upload
 from ugrn_core.errors import UGRNError
 from ugrn_core.explore import default_score, ranked_targets, score_label
 from ugrn_core.pathways import enrichment, gene_set_coverage, read_gmt, regulon_gene_sets
@@ -26,7 +25,7 @@ try:
         if up is None:
             st.info("Upload a GMT file, e.g. MSigDB hallmark sets (h.all.*.symbols.gmt).")
             st.stop()
-        gene_sets = read_gmt(save_upload(up.name, up.getvalue()), name=up.name)
+        gene_sets = read_gmt(up.getvalue(), name=up.name)
     else:
         path = st.text_input("Path to a .gmt file")
         if not path.strip():

@@ -202,15 +202,15 @@ def cmd_axis(a: argparse.Namespace) -> int:
         bar.set_postfix(val_loss=f"{h['val_loss']:.1f}")
 
     t0 = time.perf_counter()
-    result, vae = run_axis(a.data, a.groupby, getattr(a, "from"), a.to, a.n_genes, cfg, a.points, progress, not a.no_cache)
+    result, vae = run_axis(a.data, a.groupby, a.source, a.target, a.n_genes, cfg, a.points, progress, not a.no_cache)
     bar.close()
     result.scores.to_csv(out / "gene_scores.csv", index=False)
-    report = {"data": a.data, "groupby": a.groupby, "from": getattr(a, "from"), "to": a.to, "points": a.points,
+    report = {"data": a.data, "groupby": a.groupby, "from": a.source, "to": a.target, "points": a.points,
               "vae": vae.summary(), "axis_norm": float(np.linalg.norm(result.axis)), "seconds": round(time.perf_counter() - t0, 1)}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     top = result.scores.head(10)
     print(f"Wrote {out/'gene_scores.csv'} ({len(result.scores)} genes) in {report['seconds']} s. Top genes along "
-          f"{getattr(a, 'from')} -> {a.to}: " + ", ".join(f"{g} ({s:+.2f})" for g, s in zip(top.gene, top.score)))
+          f"{a.source} -> {a.target}: " + ", ".join(f"{g} ({s:+.2f})" for g, s in zip(top.gene, top.score)))
     return 0
 
 
@@ -300,8 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     x.add_argument("--data", required=True, help=".h5ad, BEELINE ExpressionData.csv, or 'demo'")
     x.add_argument("--groupby", required=True, help="obs column holding the conditions")
-    x.add_argument("--from", required=True, help="reference group (e.g. control)")
-    x.add_argument("--to", required=True, help="condition group (e.g. perturbed, disease)")
+    x.add_argument("--from", dest="source", required=True, help="reference group (e.g. control)")
+    x.add_argument("--to", dest="target", required=True, help="condition group (e.g. perturbed, disease)")
     x.add_argument("--out", required=True, help="output folder (gene_scores.csv, report.json)")
     x.add_argument("--n-genes", type=int, default=2000, help="most variable genes modelled")
     x.add_argument("--latent", type=int, default=10, help="latent dimensions")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .baselines import correlation_matrix
+from .baselines import correlation_scores
 from .data.networks import NetworkMatch
 from .data.preprocess import dense_matrix
 from .errors import GeneNotFoundError
@@ -121,10 +121,7 @@ def score_table(
         if ENSEMBLE in pred:
             edges[ENSEMBLE] = pred[ENSEMBLE].to_numpy()
     if correlation:
-        panel = prepared.panel
-        r = np.abs(correlation_matrix(dense_matrix(prepared.adata, panel)))
-        idx = {g: i for i, g in enumerate(panel)}
-        edges["pearson"] = r[edges.source.map(idx).to_numpy(), edges.target.map(idx).to_numpy()]
+        edges["pearson"] = correlation_scores(dense_matrix(prepared.adata, prepared.panel), prepared.panel, edges)
     if network is not None:
         sign = {(s, t): int(v) for s, t, v in network.edges[["source", "target", "sign"]].itertuples(index=False)}
         keys = list(zip(edges.source, edges.target))

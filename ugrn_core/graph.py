@@ -87,9 +87,13 @@ def subnetwork(
                 if s in G and t in G:
                     G.add_edge(s, t, score=float(w), known=bool((s, t) in known))
         frontier = nxt
-    for n in G.nodes:
-        G.nodes[n]["degree"] = G.degree(n)
-    return Subnetwork(G, capped, method)
+    return Subnetwork(_with_degrees(G), capped, method)
+
+
+def _with_degrees(G: nx.DiGraph) -> nx.DiGraph:
+    """Store each node's degree as an attribute (node size in the app, a column in Cytoscape)."""
+    nx.set_node_attributes(G, dict(G.degree()), "degree")
+    return G
 
 
 def top_edges_graph(edges: pd.DataFrame, method: str, n_edges: int = 500, known: set[tuple[str, str]] | None = None) -> nx.DiGraph:
@@ -99,9 +103,7 @@ def top_edges_graph(edges: pd.DataFrame, method: str, n_edges: int = 500, known:
     G = nx.DiGraph()
     for s, t, w in top.itertuples(index=False):
         G.add_edge(s, t, score=float(w), known=bool((s, t) in known))
-    for n in G.nodes:
-        G.nodes[n]["degree"] = G.degree(n)
-    return G
+    return _with_degrees(G)
 
 
 def to_graphml(graph: nx.DiGraph) -> str:

@@ -9,7 +9,6 @@ Benjamini-Hochberg FDR across sets. Matching is case-insensitive (mouse and huma
 from __future__ import annotations
 
 import gzip
-import io
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +52,7 @@ def read_gmt(source: str | Path | bytes, name: str | None = None) -> dict[str, l
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     try:
-        text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise DataError(f"{label} is not a text GMT file (not UTF-8).") from None
     return parse_gmt(text, label)

@@ -43,7 +43,13 @@ class Settings:
 
     @property
     def key(self) -> tuple:
+        """What the extraction depends on (shared by every session)."""
         return (self.data, self.model, self.n_genes, self.keep, self.methods)
+
+    @property
+    def session_key(self) -> tuple:
+        """What one session's analysis depends on: the extraction plus the reference network."""
+        return (self.key, self.network)
 
 
 def settings() -> Settings:
@@ -148,7 +154,7 @@ def current_analysis(home: bool = False) -> Analysis:
             st.stop()
         base = store[s.key] = _run(s, model, prepared, estimate)
     held = st.session_state.get("analysis")
-    if held is None or held[0] != (s.key, s.network):
+    if held is None or held[0] != s.session_key:
         mine = copy.copy(base)
         mine.network, mine.translators, mine._edges = None, None, None
         spec = s.network_spec()
@@ -157,7 +163,7 @@ def current_analysis(home: bool = False) -> Analysis:
                 mine.attach(network=match_network(cached_network(spec), prepared.panel, what="the gene panel"))
             except UGRNError as exc:
                 st.warning(f"Reference network not used: {exc}")
-        held = ((s.key, s.network), mine)
+        held = (s.session_key, mine)
         st.session_state["analysis"] = held
     return held[1]
 

@@ -7,8 +7,6 @@ values. Fitted VAEs are cached on disk, keyed by the counts, genes, label and se
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +19,8 @@ from ..data.io import read_dataset
 from ..data.preprocess import preprocess, select_panel
 from ..errors import DataError
 from ..extract.cache import content_key, default_cache_dir
-from .scores import AxisResult, axis_scores
+from ..files import atomic_write
+from .scores import AxisResult, axis_scores, group_mask
 from .vae import NBVAE, TrainedVAE, VAEConfig, fit_vae
 
 
@@ -57,11 +56,7 @@ def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, pr
             pass
     vae = fit_vae(counts, genes, config, label, label_name, progress)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".part")
-        os.close(fd)
-        torch.save(vae.module.state_dict(), tmp)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: torch.save(vae.module.state_dict(), tmp))
     return vae
 
 
@@ -81,9 +76,8 @@ def run_axis(
         raise DataError(f"No obs column {groupby!r}; columns: {list(adata.obs.columns)[:20]}.")
     adata, _ = preprocess(adata)
     groups = adata.obs[groupby].astype(str).to_numpy()
-    for g in (source, target):
-        if g not in set(groups):
-            raise DataError(f"obs[{groupby!r}] has no value {g!r}; values: {sorted(set(groups))[:20]}.")
+    for g in (source, target):  # before minutes of training
+        group_mask(groups, g, f"obs[{groupby!r}]")
     counts, genes = axis_counts(adata, n_genes)
     vae = cached_vae(counts, genes, config or VAEConfig(), progress=progress, use_cache=use_cache)
     return axis_scores(vae, counts, groups, source, target, points), vae

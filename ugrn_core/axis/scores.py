@@ -22,7 +22,7 @@ from .jacobian import iter_jacobians
 from .vae import TrainedVAE
 
 
-def _group_mask(groups, value: str, name: str = "group") -> np.ndarray:
+def group_mask(groups, value: str, name: str = "group") -> np.ndarray:
     groups = np.asarray(groups).astype(str)
     mask = groups == str(value)
     if not mask.any():
@@ -32,7 +32,7 @@ def _group_mask(groups, value: str, name: str = "group") -> np.ndarray:
 
 def condition_axis(Z: np.ndarray, groups, source: str, target: str) -> np.ndarray:
     """a = mean latent of ``target`` cells minus mean latent of ``source`` cells."""
-    return Z[_group_mask(groups, target)].mean(0) - Z[_group_mask(groups, source)].mean(0)
+    return Z[group_mask(groups, target)].mean(0) - Z[group_mask(groups, source)].mean(0)
 
 
 def gradient_scores(vae: TrainedVAE, Z_points: np.ndarray, axis: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -48,8 +48,8 @@ def gradient_scores(vae: TrainedVAE, Z_points: np.ndarray, axis: np.ndarray, chu
 
 def baseline_scores(vae: TrainedVAE, Z: np.ndarray, groups, source: str, target: str) -> np.ndarray:
     """(m1 - m0) / ((m1 + m0) / 2) of decoded means at the groups' median latents."""
-    m0 = vae.decode(np.median(Z[_group_mask(groups, source)], axis=0)[None])[0]
-    m1 = vae.decode(np.median(Z[_group_mask(groups, target)], axis=0)[None])[0]
+    m0 = vae.decode(np.median(Z[group_mask(groups, source)], axis=0)[None])[0]
+    m1 = vae.decode(np.median(Z[group_mask(groups, target)], axis=0)[None])[0]
     return (m1 - m0) / np.clip((m1 + m0) / 2, 1e-12, None)
 
 
@@ -66,7 +66,7 @@ def axis_scores(vae: TrainedVAE, counts: np.ndarray, groups, source: str, target
     Z = vae.latent(counts)
     groups = np.asarray(groups).astype(str)
     a = condition_axis(Z, groups, source, target)
-    at = Z if points == "all" else Z[_group_mask(groups, points)]
+    at = Z if points == "all" else Z[group_mask(groups, points)]
     s = gradient_scores(vae, at, a)
     b = baseline_scores(vae, Z, groups, source, target)
     table = pd.DataFrame({"gene": vae.genes, "score": s, "baseline": b})

@@ -85,18 +85,13 @@ def save_upload(name: str, data: bytes, folder: str | Path | None = None) -> Pat
     The copy is written to a temporary name and renamed, so a half-written file is never read.
     """
     import hashlib
-    import os
-    import tempfile
 
     from ..extract.cache import default_cache_dir
+    from ..files import atomic_write
 
     folder = Path(folder) if folder is not None else default_cache_dir() / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name)[-80:] or "upload"
     path = folder / f"{hashlib.sha256(data).hexdigest()[:16]}_{safe}"
     if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
     return path

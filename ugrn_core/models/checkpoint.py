@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError
+from ..files import atomic_write
 from .scgpt import ScGPTConfig, ScGPTModel
 from .values import ValueSpec
 from .vocab import PAD_TOKEN, GeneVocab
@@ -177,18 +176,6 @@ def read_checkpoint(folder: str | Path) -> tuple[ScGPTModel, GeneVocab, ValueSpe
     return module, vocab, spec, args, info
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a model folder is meant to be shared
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_checkpoint(
     folder: str | Path,
     module: ScGPTModel,
@@ -231,7 +218,7 @@ def write_checkpoint(
                     key = key[: -len(old)] + new
             renamed[key] = value
         state = renamed
-    _atomic_write(folder / "args.json", lambda p: Path(p).write_text(json.dumps(args, indent=2)))
-    _atomic_write(folder / "vocab.json", lambda p: vocab.save(p))
-    _atomic_write(folder / "best_model.pt", lambda p: torch.save(state, p))
+    atomic_write(folder / "args.json", lambda p: Path(p).write_text(json.dumps(args, indent=2)))
+    atomic_write(folder / "vocab.json", lambda p: vocab.save(p))
+    atomic_write(folder / "best_model.pt", lambda p: torch.save(state, p))
     return folder
