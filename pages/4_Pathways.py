@@ -6,34 +6,16 @@ import streamlit as st
 
 from ugrn_core.errors import UGRNError
 from ugrn_core.explore import default_score, ranked_targets, score_label
-from ugrn_core.pathways import enrichment, gene_set_coverage, read_gmt, regulon_gene_sets
+from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import enrichment_figure
-from ui.state import page
+from ui.state import choose_gene_sets, page
 
 analysis = page("Pathway check", "🧪")
 edges = analysis.edges()
 cols = analysis.score_columns()
 genes = analysis.regulators_first()
 
-SOURCES = ("Regulons of the reference network (built in)", "Upload a GMT file", "GMT file on this machine")
-kind = st.radio("Gene sets", SOURCES if analysis.network is not None else SOURCES[1:], horizontal=True)
-try:
-    if kind == SOURCES[0]:
-        gene_sets = regulon_gene_sets(analysis.network.edges)
-    elif kind == SOURCES[1]:
-        up = st.file_uploader("Gene sets (.gmt or .gmt.gz, MSigDB / Enrichr format)", type=["gmt", "gz", "txt"])
-        if up is None:
-            st.info("Upload a GMT file, e.g. MSigDB hallmark sets (h.all.*.symbols.gmt).")
-            st.stop()
-        gene_sets = read_gmt(up.getvalue(), name=up.name)
-    else:
-        path = st.text_input("Path to a .gmt file")
-        if not path.strip():
-            st.stop()
-        gene_sets = read_gmt(path.strip())
-except UGRNError as exc:
-    st.error(str(exc))
-    st.stop()
+gene_sets = choose_gene_sets(None if analysis.network is None else analysis.network.edges)
 st.caption(gene_set_coverage(gene_sets, analysis.panel))
 
 c1, c2, c3 = st.columns(3)

@@ -5,6 +5,7 @@ Widgets must change what is shown, and no page may show an exception element.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import anndata as ad
@@ -131,3 +132,62 @@ def test_bad_datasets_show_a_message_not_a_traceback(at, tmp_path, kind):
     if kind == "unknown_genes":
         assert "pretrain" in msg and "scGPT checkpoint" in msg  # the two ways out
         assert any("scGPT checkpoint folder" in i.value for i in at.info)  # and where to enter one here
+
+
+AXIS = str(ROOT / "pages" / "6_Perturbation_axis.py")
+
+
+@pytest.fixture
+def axis_at() -> AppTest:
+    at = AppTest.from_file(AXIS, default_timeout=300)
+    at.session_state["ax_epochs"] = 60  # the page fits the VAE by itself on the demo; fewer epochs for speed
+    return no_exception(at.run())
+
+
+def test_axis_page_ranks_the_knocked_down_regulator_and_follows_flows(axis_at):
+    at = axis_at
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["gene", "score", "baseline"]
+    assert table.score.abs().is_monotonic_decreasing
+    assert table.gene.iloc[0] == "TF16" and table.score.iloc[0] < 0  # the demo knocks TF16 down
+    assert len(at.get("plotly_chart")) >= 3  # score scatter, flow map, flow effects (+ pathway bars)
+    # knocking TF16 down from control cells moves its known targets the way their edges say
+    from ugrn_core.data.networks import read_network
+
+    truth = read_network("demo").query("source == 'TF16'").set_index("target").sign
+    effects = at.dataframe[1].value.set_index("gene").log2fc
+    assert effects["TF16"] < 0
+    top = effects.head(10)
+    assert top.index.isin(truth.index).sum() >= 8
+    hits = top[top.index.isin(truth.index)]
+    assert (np.sign(hits) == -truth[hits.index]).all()  # activated targets fall, repressed ones rise
+    # the label head's flow carries control cells towards P(perturbed) = 1
+    at.radio(key="ax_follow").set_value("label").run()
+    no_exception(at)
+    caption = [c.value for c in at.caption if "label head puts" in c.value][0]
+    p0, p1 = (float(x) for x in re.findall(r"\d+\.\d+", caption)[:2])
+    assert p1 > p0 + 0.5
+    # pathways: TF16's regulon is the top set for both rankings
+    subs = [s.value for s in at.subheader]
+    assert subs == ["Gradient score", "Baseline"]
+    for ora in at.dataframe[2:4]:
+        assert ora.value.gene_set.iloc[0] == "TF16_TARGETS" and ora.value.fdr.iloc[0] < 1e-6
+    # swapping the direction flips the sign
+    at.selectbox(key="ax_from").set_value("perturbed").run()
+    no_exception(at)
+    flipped = at.dataframe[0].value.set_index("gene").score
+    assert flipped["TF16"] > 0
+
+
+def test_axis_page_explains_a_dataset_without_groups(tmp_path):
+    from ui.state import Settings
+
+    X = np.random.default_rng(0).poisson(2, (60, 30)).astype(np.float32)
+    a = ad.AnnData(X)
+    a.var_names = [f"GENE{i}" for i in range(30)]
+    path = tmp_path / "no_groups.h5ad"
+    a.write_h5ad(path)
+    at = AppTest.from_file(AXIS, default_timeout=120)
+    at.session_state["settings"] = Settings(data=str(path), data_label="no groups")
+    no_exception(at.run())
+    assert any("2–50 groups" in w.value for w in at.warning)

@@ -26,7 +26,8 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("UGRN_CHROMIUM", "/usr/bin/chromium")
 # page -> text that only shows once the page's content has rendered
 PAGES = {"Regulators": "Rows per gene", "Subnetwork": "Top edges per gene", "Benchmark": "Train and evaluate",
-         "Pathways": "Top targets to test", "Export": "Download everything"}
+         "Pathways": "Top targets to test", "Export": "Download everything",
+         "Perturbation axis": "Spearman ρ, score vs baseline"}
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)")
 if not Path(CHROMIUM).exists():
@@ -94,7 +95,7 @@ def test_every_page_in_headless_chromium(server):
         page.screenshot(path=str(ARTIFACTS / "0_home.png"), full_page=True)
         for n, (name, marker) in enumerate(PAGES.items(), 1):
             page.locator("[data-testid='stSidebarNav'] a", has_text=name).first.click()
-            page.wait_for_url(f"**/{name}", timeout=60_000)
+            page.wait_for_url(f"**/{name.replace(' ', '_')}", timeout=60_000)
             page.get_by_text(marker).first.wait_for(timeout=120_000)
             _settled(page)
             if name == "Subnetwork":
@@ -103,7 +104,7 @@ def test_every_page_in_headless_chromium(server):
                 timings["launch_to_first_subnetwork_s"] = time.perf_counter() - t_launch
                 page.wait_for_timeout(1500)  # let the layout settle before the screenshot
             _assert_clean(page, name)
-            page.screenshot(path=str(ARTIFACTS / f"{n}_{name.lower()}.png"), full_page=True)
+            page.screenshot(path=str(ARTIFACTS / f"{n}_{name.lower().replace(' ', '_')}.png"), full_page=True)
         browser.close()
     (ARTIFACTS / "browser_timings.json").write_text(json.dumps({k: round(v, 1) for k, v in timings.items()}, indent=2))
     print("browser timings:", timings)

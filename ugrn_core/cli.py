@@ -202,10 +202,20 @@ def cmd_axis(a: argparse.Namespace) -> int:
         bar.set_postfix(val_loss=f"{h['val_loss']:.1f}")
 
     t0 = time.perf_counter()
-    result, vae = run_axis(a.data, a.groupby, a.source, a.target, a.n_genes, cfg, a.points, progress, not a.no_cache)
+    result, vae = run_axis(a.data, a.groupby, a.source, a.target, a.n_genes, cfg, a.points, progress,
+                           not a.no_cache, label_head=a.label_head)
     bar.close()
     result.scores.to_csv(out / "gene_scores.csv", index=False)
+    if a.gmt:
+        from .pathways import enrichment, read_gmt
+
+        gene_sets = read_gmt(a.gmt)
+        for col in ("score", "baseline"):
+            ranked = result.scores.iloc[np.argsort(-result.scores[col].abs().to_numpy(), kind="stable")]
+            enrichment(ranked.gene.head(a.top).tolist(), vae.genes, gene_sets).to_csv(
+                out / f"enrichment_{'gradient' if col == 'score' else 'baseline'}.csv", index=False)
     report = {"data": a.data, "groupby": a.groupby, "from": a.source, "to": a.target, "points": a.points,
+              "label_head": a.label_head, "gmt": a.gmt, "top": a.top,
               "vae": vae.summary(), "axis_norm": float(np.linalg.norm(result.axis)), "seconds": round(time.perf_counter() - t0, 1)}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     top = result.scores.head(10)
@@ -308,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--epochs", type=int, default=200, help="maximum epochs (early stopping on held-out loss)")
     x.add_argument("--points", default="all", help="read gradients at all cells or at one group's cells")
     x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--label-head", action="store_true", help="also learn P(--to | z) (a head whose gradient can be followed)")
+    x.add_argument("--gmt", default=None, help="gene sets (.gmt[.gz]): writes enrichment_gradient.csv and enrichment_baseline.csv")
+    x.add_argument("--top", type=int, default=200, help="top |score| (and |baseline|) genes tested against --gmt")
     x.add_argument("--no-cache", action="store_true")
     x.set_defaults(func=cmd_axis)
     return p

@@ -116,6 +116,78 @@ def enrichment_figure(table: pd.DataFrame, top: int = 15) -> go.Figure:
     return fig
 
 
+GROUP_COLORS = px.colors.qualitative.Set2
+UP_COLOR, DOWN_COLOR = "#d62728", "#1f77b4"
+
+
+def axis_scores_figure(table: pd.DataFrame, label_top: int = 6) -> go.Figure:
+    """Gradient score (x) against the decoded-means baseline (y), strongest genes named."""
+    t = table.iloc[:MAX_GENE_POINTS]
+    top = t.head(label_top)
+    fig = go.Figure(go.Scattergl(
+        x=t.score, y=t.baseline, mode="markers", text=t.gene, name="genes",
+        marker=dict(size=5, color=np.where(t.score > 0, UP_COLOR, DOWN_COLOR), opacity=0.5),
+        hovertemplate="%{text}<br>gradient score %{x:.3f}<br>baseline %{y:.3f}<extra></extra>",
+    ))
+    spread = ["top center", "bottom center", "middle left", "middle right"]  # neighbours' names overlap less
+    fig.add_trace(go.Scatter(x=top.score, y=top.baseline, mode="text", text=top.gene, showlegend=False, hoverinfo="skip",
+                             textposition=[spread[i % 4] for i in range(len(top))]))
+    fig.add_vline(x=0, line_color="#bbb")
+    fig.add_hline(y=0, line_color="#bbb")
+    fig.update_layout(height=420, margin=dict(t=20, b=40, l=40, r=10), showlegend=False,
+                      xaxis_title="gradient score s (mean cos to the axis)", yaxis_title="baseline (relative change)")
+    return fig
+
+
+def flow_map_figure(field, cells: np.ndarray, groups, means: dict[str, np.ndarray],
+                    paths: np.ndarray | None = None, explained=None, max_cells: int = 3000, seed: int = 0) -> go.Figure:
+    """Streamlines of a gradient field over a 2-D latent view, cells coloured by group,
+    group means as stars, and optionally flow paths (``[steps, cells, 2]``) from start to end."""
+    import plotly.figure_factory as ff
+
+    x, y, U, V = field
+    scale = np.nanmax(np.hypot(U, V)) or 1.0  # only the direction and relative speed matter
+    fig = ff.create_streamline(x, y, U / scale, V / scale, density=1.2, arrow_scale=0.06,
+                               line=dict(color="#888", width=1), name="gradient field")
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(cells), min(max_cells, len(cells)), replace=False))
+    groups = np.asarray(groups).astype(str)
+    for k, g in enumerate(dict.fromkeys(groups[keep])):
+        sel = keep[groups[keep] == g]
+        fig.add_trace(go.Scattergl(x=cells[sel, 0], y=cells[sel, 1], mode="markers", name=str(g),
+                                   marker=dict(size=4, opacity=0.45, color=GROUP_COLORS[k % len(GROUP_COLORS)])))
+    for name, m in means.items():
+        fig.add_trace(go.Scatter(x=[m[0]], y=[m[1]], mode="markers+text", text=[f"mean {name}"],
+                                 textposition="top center", name=f"mean {name}", showlegend=False,
+                                 marker=dict(symbol="star", size=16, color="black", line=dict(color="white", width=1))))
+    if paths is not None and len(paths):
+        xs, ys = [], []
+        for c in range(paths.shape[1]):
+            xs += list(paths[:, c, 0]) + [None]
+            ys += list(paths[:, c, 1]) + [None]
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="flow", line=dict(color=UP_COLOR, width=1.5)))
+        fig.add_trace(go.Scatter(x=paths[0, :, 0], y=paths[0, :, 1], mode="markers", name="flow start",
+                                 marker=dict(symbol="circle-open", size=8, color=UP_COLOR)))
+        fig.add_trace(go.Scatter(x=paths[-1, :, 0], y=paths[-1, :, 1], mode="markers", name="flow end",
+                                 marker=dict(symbol="x", size=8, color=UP_COLOR)))
+    pct = [f" ({100 * e:.0f} % of latent variance)" for e in explained] if explained is not None else ["", ""]
+    fig.update_layout(height=560, margin=dict(t=20, b=40, l=40, r=10), legend=dict(orientation="h", y=-0.12),
+                      xaxis=dict(title=f"latent PC1{pct[0]}", range=[x[0], x[-1]]),
+                      yaxis=dict(title=f"latent PC2{pct[1]}", range=[y[0], y[-1]]))
+    return fig
+
+
+def flow_effects_figure(table: pd.DataFrame, top: int = 15) -> go.Figure:
+    """Horizontal bars of the decoded log2 fold change, start -> end of a flow."""
+    t = table.head(top).iloc[::-1]
+    fig = go.Figure(go.Bar(x=t.log2fc, y=t.gene, orientation="h",
+                           marker_color=np.where(t.log2fc > 0, UP_COLOR, DOWN_COLOR),
+                           hovertemplate="%{y}: log2FC %{x:.2f}<extra></extra>"))
+    fig.update_layout(height=max(260, 22 * len(t) + 80), margin=dict(t=20, b=30, l=10, r=10),
+                      xaxis_title="log2 fold change of decoded expression (flow end vs start)")
+    return fig
+
+
 _CDN_TAGS = re.compile(r'<link[^>]*href="https?://[^"]*"[^>]*/?>|<script[^>]*src="https?://[^"]*"[^>]*>\s*</script>', re.S)
 _FREEZE = 'network.once("stabilizationIterationsDone", function () { network.setOptions({ physics: false }); });\n'
 
@@ -150,5 +222,5 @@ def network_html(sub: Subnetwork, height_px: int = 620, edge_titles: dict[tuple[
 
 __all__ = [
     "qc_figure", "rank_agreement_figure", "pair_response_figure", "roc_pr_figure",
-    "enrichment_figure", "network_html",
+    "enrichment_figure", "network_html", "axis_scores_figure", "flow_map_figure", "flow_effects_figure",
 ]

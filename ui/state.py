@@ -21,6 +21,7 @@ from ugrn_core.explore import Analysis
 from ugrn_core.extract import METHOD_LABELS, METHODS, ExtractionParams, FeatureCache
 from ugrn_core.extract.cost import CostEstimate, estimate_cost, eta_seconds, format_seconds
 from ugrn_core.models.foundation import load_model
+from ugrn_core.pathways import read_gmt, regulon_gene_sets
 from ugrn_core.pipeline import prepare_data, run_extraction
 
 AUTO_RUN_SECONDS = 90  # extractions estimated below this start without a click
@@ -168,10 +169,14 @@ def current_analysis(home: bool = False) -> Analysis:
     return held[1]
 
 
-def page(title: str, icon: str) -> Analysis:
-    """Every browsing page's start: config, title, the current analysis, the sidebar status."""
+def page_shell(title: str, icon: str) -> None:
     st.set_page_config(page_title=f"{title} · UGRN Explorer", page_icon=icon, layout="wide")
     st.title(title)
+
+
+def page(title: str, icon: str) -> Analysis:
+    """Every browsing page's start: config, title, the current analysis, the sidebar status."""
+    page_shell(title, icon)
     analysis = current_analysis()
     sidebar_summary(analysis)
     return analysis
@@ -187,3 +192,30 @@ def sidebar_summary(analysis: Analysis) -> None:
             st.caption(f"Reference network: {analysis.network.summary()}")
         if analysis.translators is not None:
             st.caption(f"Translator: trained on {analysis.translators.info.get('trained_on', '?')}")
+
+
+GENE_SET_SOURCES = ("Regulons of the reference network (built in)", "Upload a GMT file", "GMT file on this machine")
+
+
+def choose_gene_sets(network_edges=None, key: str = "gmt") -> dict[str, list[str]]:
+    """The gene sets to test against: the reference network's regulons (when there is one),
+    an uploaded GMT, or a GMT path. Stops the page with a hint until there is a choice."""
+    options = GENE_SET_SOURCES if network_edges is not None else GENE_SET_SOURCES[1:]
+    kind = st.radio("Gene sets", options, horizontal=True, key=f"{key}_kind")
+    try:
+        if kind == GENE_SET_SOURCES[0]:
+            return regulon_gene_sets(network_edges)
+        if kind == GENE_SET_SOURCES[1]:
+            up = st.file_uploader("Gene sets (.gmt or .gmt.gz, MSigDB / Enrichr format)", type=["gmt", "gz", "txt"],
+                                  key=f"{key}_upload")
+            if up is None:
+                st.info("Upload a GMT file, e.g. MSigDB hallmark sets (h.all.*.symbols.gmt).")
+                st.stop()
+            return read_gmt(up.getvalue(), name=up.name)
+        path = st.text_input("Path to a .gmt file", key=f"{key}_path")
+        if not path.strip():
+            st.stop()
+        return read_gmt(path.strip())
+    except UGRNError as exc:
+        st.error(str(exc))
+        st.stop()

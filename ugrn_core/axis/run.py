@@ -7,11 +7,13 @@ values. Fitted VAEs are cached on disk, keyed by the counts, genes, label and se
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 import torch
 
@@ -41,8 +43,9 @@ def _cache_path(key: str) -> Path:
     return default_cache_dir() / "vae" / f"{key}.pt"
 
 
-def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, progress=None, use_cache: bool = True) -> TrainedVAE:
-    """Fit, or load the VAE fitted earlier on exactly these inputs."""
+def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, progress=None,
+               use_cache: bool = True, fit: bool = True) -> TrainedVAE | None:
+    """Fit, or load the VAE fitted earlier on exactly these inputs (``fit=False``: load or None)."""
     key = content_key("nbvae", 1, counts, genes, asdict(config), None if label is None else np.asarray(label, np.float32))
     path = _cache_path(key)
     if use_cache and path.exists():
@@ -51,13 +54,61 @@ def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, pr
             module = NBVAE(len(genes), config.n_latent, config.hidden, aux=label is not None)
             module.load_state_dict(state)
             module.eval().requires_grad_(False)
-            return TrainedVAE(module, list(genes), config, [], label_name)
+            meta = path.with_suffix(".json")
+            history = json.loads(meta.read_text()) if meta.exists() else []
+            return TrainedVAE(module, list(genes), config, history, label_name)
         except Exception:  # unreadable entry: refit and overwrite
             pass
+    if not fit:
+        return None
     vae = fit_vae(counts, genes, config, label, label_name, progress)
     if use_cache:
+        atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(vae.history)))
         atomic_write(path, lambda tmp: torch.save(vae.module.state_dict(), tmp))
     return vae
+
+
+@dataclass
+class AxisData:
+    """What the axis reads from a dataset: counts of the modelled genes and the cell metadata."""
+
+    counts: np.ndarray  # cells x genes
+    genes: list[str]
+    obs: pd.DataFrame
+
+    def groups(self, column: str) -> np.ndarray:
+        if column not in self.obs.columns:
+            raise DataError(f"No obs column {column!r}; columns: {list(self.obs.columns)[:20]}.")
+        return self.obs[column].astype(str).to_numpy()
+
+    def label(self, column: str, source: str, target: str) -> np.ndarray:
+        """1 for ``target`` cells, 0 for ``source`` cells, NaN for the rest (the head's label)."""
+        groups = self.groups(column)
+        label = np.full(len(groups), np.nan, dtype=np.float32)
+        label[group_mask(groups, source, f"obs[{column!r}]")] = 0.0
+        label[group_mask(groups, target, f"obs[{column!r}]")] = 1.0
+        return label
+
+
+def load_axis_data(data: str | ad.AnnData, n_genes: int = 2000, preprocessed: bool = False) -> AxisData:
+    """Read (a path or 'demo'), normalise unless ``preprocessed``, keep the ``n_genes`` most variable."""
+    adata = read_dataset(data) if isinstance(data, str) else data
+    if not preprocessed:
+        adata, _ = preprocess(adata)
+    counts, genes = axis_counts(adata, n_genes)
+    return AxisData(counts, genes, adata.obs.copy())
+
+
+def condition_columns(obs: pd.DataFrame, max_values: int = 50) -> dict[str, list[str]]:
+    """obs columns that can define an axis (2 to ``max_values`` values, each in >= 2 cells),
+    the most cells per value first: the choices offered to the user."""
+    out = {}
+    for col in obs.columns:
+        values = obs[col].astype(str).value_counts()
+        values = values[values >= 2]
+        if 2 <= len(values) <= max_values and not pd.api.types.is_float_dtype(obs[col]):
+            out[col] = values.index.tolist()
+    return out
 
 
 def run_axis(
@@ -70,17 +121,16 @@ def run_axis(
     points: str = "all",
     progress=None,
     use_cache: bool = True,
+    label_head: bool = False,
 ) -> tuple[AxisResult, TrainedVAE]:
     adata = read_dataset(data) if isinstance(data, str) else data
-    if groupby not in adata.obs.columns:
+    if groupby not in adata.obs.columns:  # before minutes of preprocessing and training
         raise DataError(f"No obs column {groupby!r}; columns: {list(adata.obs.columns)[:20]}.")
-    adata, _ = preprocess(adata)
-    groups = adata.obs[groupby].astype(str).to_numpy()
-    for g in (source, target):  # before minutes of training
-        group_mask(groups, g, f"obs[{groupby!r}]")
-    counts, genes = axis_counts(adata, n_genes)
-    vae = cached_vae(counts, genes, config or VAEConfig(), progress=progress, use_cache=use_cache)
-    return axis_scores(vae, counts, groups, source, target, points), vae
+    axd = load_axis_data(adata, n_genes)
+    label = axd.label(groupby, source, target)  # checks both groups exist
+    vae = cached_vae(axd.counts, axd.genes, config or VAEConfig(), label if label_head else None,
+                     f"{groupby}={target}" if label_head else None, progress=progress, use_cache=use_cache)
+    return axis_scores(vae, axd.counts, axd.groups(groupby), source, target, points), vae
 
 
-__all__ = ["axis_counts", "cached_vae", "run_axis"]
+__all__ = ["AxisData", "load_axis_data", "condition_columns", "axis_counts", "cached_vae", "run_axis"]

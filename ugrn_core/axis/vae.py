@@ -68,8 +68,10 @@ class NBVAE(nn.Module):
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1)
         total = nll + kl_weight * kl
         if self.aux is not None and label is not None:
-            bce = nn.functional.binary_cross_entropy_with_logits(self.aux(z).squeeze(-1), label, reduction="none")
-            total = total + aux_weight * bce
+            known = ~torch.isnan(label)  # cells in neither group carry NaN and teach the head nothing
+            bce = nn.functional.binary_cross_entropy_with_logits(
+                self.aux(z).squeeze(-1), torch.nan_to_num(label), reduction="none")
+            total = total + aux_weight * torch.where(known, bce, torch.zeros_like(bce))
         return total.mean(), nll.mean(), kl.mean()
 
 
@@ -103,6 +105,13 @@ class TrainedVAE:
     def decode(self, Z: np.ndarray) -> np.ndarray:
         return self.module.decode(torch.as_tensor(Z, dtype=torch.float32)).numpy()
 
+    def label_probability(self, Z: np.ndarray) -> np.ndarray:
+        """P(label = 1 | z) from the auxiliary head (only when trained with a label)."""
+        if self.module.aux is None:
+            raise ValueError("This VAE was trained without a label head.")
+        with torch.no_grad():
+            return torch.sigmoid(self.module.aux(torch.as_tensor(Z, dtype=torch.float32))).squeeze(-1).numpy()
+
     def summary(self) -> dict:
         last = self.history[-1] if self.history else {}
         return {"genes": len(self.genes), "config": asdict(self.config), "epochs_run": len(self.history), **last}
@@ -116,7 +125,8 @@ def fit_vae(
     label_name: str | None = None,
     progress=None,
 ) -> TrainedVAE:
-    """Train on raw counts (cells x genes); ``label`` (0/1 per cell) enables the auxiliary head."""
+    """Train on raw counts (cells x genes); ``label`` (0/1 per cell, NaN = unlabelled) enables
+    the auxiliary head."""
     cfg = config or VAEConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
