@@ -11,11 +11,12 @@ import re
 
 import streamlit as st
 
-from ugrn_core.data.io import save_upload
+from ugrn_core.data.io import SUBSAMPLE_NOTE, save_upload
 from ugrn_core.data.preprocess import qc_tables
 from ugrn_core.errors import UGRNError
 from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP
 from ugrn_core.extract.cost import format_seconds
+from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
 from ui.state import cached_cost, current_analysis, load_prepared, settings, show_problem, update_settings
 
@@ -106,6 +107,9 @@ c2.metric("Genes", f"{prepared.report.n_genes:,}")
 c3.metric("Known to the model", f"{prepared.mapping.coverage:.0%}")
 c4.metric("Panel genes", len(prepared.panel))
 st.markdown(f"**{s.data_label}** — {prepared.report.summary()}")
+for note in [prepared.adata.uns.get(SUBSAMPLE_NOTE), *prepared.mapping.notes()]:
+    if note:
+        st.warning(note)
 if prepared.report.normalized:
     st.info("Raw counts detected: normalised to 10,000 per cell and log1p-transformed before use.")
 
@@ -118,6 +122,13 @@ with st.expander(f"Vocabulary coverage — {prepared.mapping.summary()}"):
         st.code(", ".join(dropped[:2000]) + (" …" if len(dropped) > 2000 else ""), language=None)
 with st.expander("Gene panel"):
     st.code(", ".join(prepared.panel), language=None)
+metrics = read_metrics(model.path)
+if metrics:
+    st.caption(f"**Model check** — {format_metrics(metrics)}")
+    if learned_little(metrics):
+        st.warning("This model predicts held-out masked values no better than a ridge regression on the same "
+                   "genes: what VVP and GT read from it may be mostly noise. Compare with |Pearson r| on the "
+                   "Regulators page, train longer (`pretrain --epochs`), or load a larger scGPT checkpoint.")
 with st.expander("Model"):
     st.json(model.describe())
 

@@ -19,36 +19,54 @@ def _forward(model: FoundationModel, genes, cell: np.ndarray) -> np.ndarray:
         return model.predict(ids, torch.as_tensor(cell, dtype=next(model.module.parameters()).dtype)[None])[0].numpy()
 
 
-def test_vvp_equals_per_pair_loop(tiny_model, genes):
-    params = ExtractionParams(vvp_values=5, batch_size=4, chunk_sources=3)
-    feats = extract_features("vvp", tiny_model, genes, params=params)
+def _context_base(model: FoundationModel, n: int, context: str, folds: int, j: int, dtype=np.float32,
+                  visible: np.ndarray | None = None) -> np.ndarray:
+    """The naive virtual cell in which target j is read, written out for one target."""
+    bg, mask = model.value_spec.background, model.value_spec.mask_value
+    visible = np.full(n, bg) if visible is None else visible
+    if context == "background":
+        return visible.astype(dtype)
+    if context == "masked":
+        return np.full(n, mask, dtype)
+    fold = np.random.default_rng(0).permutation(n) % folds
+    return np.where(fold == fold[j], mask, visible).astype(dtype)
+
+
+@pytest.mark.parametrize("context,fill", [("background", "constant"), ("masked", "constant"),
+                                          ("partition", "constant"), ("partition", "mean"), ("background", "mean")])
+def test_vvp_equals_per_pair_loop(tiny_model, genes, context, fill):
+    mean = np.linspace(0.2, 3.0, len(genes)).astype(np.float32)
+    params = ExtractionParams(vvp_values=5, batch_size=4, chunk_sources=3, context=context, mask_folds=3, fill=fill)
+    feats = extract_features("vvp", tiny_model, genes, mean_values=mean, params=params)
     grid = tiny_model.value_spec.grid(5)
-    bg = np.full(len(genes), tiny_model.value_spec.background, np.float32)
+    visible = mean if fill == "mean" else np.full(len(genes), tiny_model.value_spec.background, np.float32)
     assert feats.features.shape == (len(genes), len(genes), 5)
     for i in range(len(genes)):
         for j in range(len(genes)):
+            base = _context_base(tiny_model, len(genes), context, 3, j, visible=visible)
             for m, v in enumerate(grid):
-                cell = bg.copy()
-                cell[i] = v
-                ref_cell = bg.copy()  # source at the background value
+                cell, ref_cell = base.copy(), base.copy()
+                cell[i], ref_cell[i] = v, visible[i]  # reference: source at its visible value
                 expected = _forward(tiny_model, genes, cell)[j] - _forward(tiny_model, genes, ref_cell)[j]
                 assert feats.features[i, j, m] == pytest.approx(expected, abs=1e-5)
 
 
-def test_gt_equals_central_finite_differences(genes):
+@pytest.mark.parametrize("context", ["background", "partition"])
+def test_gt_equals_central_finite_differences(genes, context):
     model = make_model(genes, dtype=torch.float64, seed=3)
-    params = ExtractionParams(gt_values=4, batch_size=5)
+    params = ExtractionParams(gt_values=4, batch_size=5, context=context, mask_folds=2)
     feats = extract_features("gt", model, genes, params=params)
     grid = model.value_spec.grid(4).astype(np.float64)
-    bg = np.full(len(genes), model.value_spec.background, np.float64)
     h = 1e-5
     worst = 0.0
     for i in range(len(genes)):
-        for t, v in enumerate(grid):
-            plus, minus = bg.copy(), bg.copy()
-            plus[i], minus[i] = v + h, v - h
-            fd = (_forward(model, genes, plus) - _forward(model, genes, minus)) / (2 * h)
-            worst = max(worst, float(np.abs(feats.features[i, :, t] - fd).max()))
+        for j in range(len(genes)):
+            base = _context_base(model, len(genes), context, 2, j, np.float64)
+            for t, v in enumerate(grid):
+                plus, minus = base.copy(), base.copy()
+                plus[i], minus[i] = v + h, v - h
+                fd = (_forward(model, genes, plus)[j] - _forward(model, genes, minus)[j]) / (2 * h)
+                worst = max(worst, abs(float(feats.features[i, j, t]) - fd))
     # float64 model, central differences with h=1e-5: truncation + rounding stay below 1e-6.
     assert worst < 1e-6, worst
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -53,3 +54,14 @@ def test_cli_pretrain_accepts_several_datasets(tmp_path, capsys):
                  "--layers", "1", "--d-model", "16", "--heads", "2"]) == 0
     assert "Stacked 2 datasets" in capsys.readouterr().out
     assert set(load_model(str(out), device="cpu").vocab.genes) >= set("ABCDEF")
+
+
+def test_metrics_are_read_back_and_judged(tmp_path):
+    from ugrn_core.models.pretrain import learned_little, read_metrics
+
+    shipped = read_metrics(Path(__file__).resolve().parents[1] / "ugrn_core" / "models" / "default_model")
+    assert shipped is not None and shipped["mse_model"] < shipped["mse_ridge"] and not learned_little(shipped)
+    assert read_metrics(tmp_path) is None and read_metrics(None) is None
+    (tmp_path / "metrics.json").write_text("{not json")
+    assert read_metrics(tmp_path) is None
+    assert learned_little({"skill_vs_ridge": -0.09})

@@ -56,7 +56,7 @@ def _extraction_params(a: argparse.Namespace):
     from .extract import ExtractionParams
 
     return ExtractionParams(
-        background=a.background, vvp_values=a.vvp_values, gt_values=a.gt_values,
+        background=a.background, context=a.context, mask_folds=a.mask_folds, vvp_values=a.vvp_values, gt_values=a.gt_values,
         emb_mode=a.emb_mode, batch_size=a.batch_size,
     )
 
@@ -128,8 +128,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
               f"(each dataset's {a.n_genes} most variable; unmeasured genes are never shown to the model)")
     cfg = PretrainConfig(
         epochs=a.epochs, nlayers=a.layers, d_model=a.d_model, nhead=a.heads, d_hid=a.d_hid or 2 * a.d_model,
-        mask_ratio=a.mask_ratio, lr=a.lr, batch_size=a.batch_size, value_transform=a.values, seed=a.seed,
-        max_seq_len=a.max_seq_len,
+        mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr, batch_size=a.batch_size,
+        value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
     )
     print(f"Pretraining on {len(X)} cells x {len(genes)} genes: {cfg.nlayers} layers, d={cfg.d_model}, up to {cfg.epochs} epochs")
 
@@ -240,6 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sources", default="", help="comma-separated source genes (default: every panel gene)")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--background", type=float, default=None, help="virtual-cell background value (default: the model's typical expressed value)")
+    e.add_argument("--context", choices=["background", "masked", "partition"], default="background",
+                   help="VVP/GT virtual cell: other genes at --background (paper), all masked, or a partition "
+                        "into --mask-folds folds, each masked in one copy (targets read where masked; K x cost)")
+    e.add_argument("--mask-folds", type=int, default=3, help="folds of the partition context")
     e.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
     e.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
     e.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")
@@ -263,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--d-hid", type=int, default=None, help="feed-forward width (default 2 x d-model)")
     t.add_argument("--n-genes", type=int, default=1200, help="genes to model (most variable)")
     t.add_argument("--mask-ratio", type=float, default=0.4)
+    t.add_argument("--mask-schedule", choices=["fixed", "uniform"], default="fixed",
+                   help="fixed: --mask-ratio; uniform: a ratio per batch from U(0.15, 0.9)")
     t.add_argument("--max-seq-len", type=int, default=128, help="genes per training sequence (random subset per batch)")
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--batch-size", type=int, default=32)
@@ -292,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--test-fraction", type=float, default=0.5, help="share of genes held out (--split genes)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--background", type=float, default=None)
+    b.add_argument("--context", choices=["background", "masked", "partition"], default="background")
+    b.add_argument("--mask-folds", type=int, default=3)
     b.add_argument("--vvp-values", type=int, default=8)
     b.add_argument("--gt-values", type=int, default=8)
     b.add_argument("--emb-mode", choices=["sum", "concat"], default="sum")

@@ -42,11 +42,31 @@ class VocabMapping:
     def known(self) -> list[str]:
         return [g for g in self.dataset_genes if g in self.mapped]
 
+    @property
+    def case_changed(self) -> int:
+        """Genes matched only after changing case (e.g. mouse ``Actb`` -> human ``ACTB``)."""
+        return sum(g != t for g, t in self.mapped.items())
+
+    def notes(self) -> list[str]:
+        """What the user should know about this mapping, even though it was accepted."""
+        out = []
+        if self.id_type == "mixed":
+            out.append("Gene IDs are mixed (some Ensembl, some symbols); Ensembl IDs are only matched "
+                       "if the vocabulary uses them. Convert all to one kind for full coverage.")
+        if self.case_changed > 0.5 * max(len(self.mapped), 1):
+            out.append(f"{self.case_changed} genes matched only case-insensitively (e.g. "
+                       f"{next(g for g, t in self.mapped.items() if g != t)} -> "
+                       f"{self.mapped[next(g for g, t in self.mapped.items() if g != t)]}): this looks like "
+                       "mouse symbols against a human vocabulary. They are treated as same-named orthologs; "
+                       "use a mouse-trained model, or pretrain on this data, for species-exact genes.")
+        return out
+
     def summary(self) -> str:
-        return (
+        text = (
             f"{len(self.mapped)} of {len(self.dataset_genes)} genes ({self.coverage:.1%}) are in "
             f"the model's vocabulary; {len(self.dropped)} dropped (ID type: {self.id_type})."
         )
+        return " ".join([text, *self.notes()])
 
 
 def symbol_names(adata: ad.AnnData) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import anndata as ad
@@ -14,9 +15,54 @@ DEMO = "demo"
 _TABLE_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz")
 
 
-def _read_h5ad(path: Path, backed: bool = False) -> ad.AnnData:
+MEMORY_FRACTION = 0.3  # of the memory available now, for one dataset's matrix
+SUBSAMPLE_NOTE = "ugrn_subsample"  # adata.uns key: what was subsampled and why (shown by the app)
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux), or 8 GiB where that cannot be read."""
     try:
-        return ad.read_h5ad(path, backed="r" if backed else None)
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def h5ad_matrix_bytes(path: Path) -> tuple[int, int, int]:
+    """(cells, genes, bytes X takes in memory) of an .h5ad, read from its header only."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        X = f["X"]
+        if isinstance(X, h5py.Dataset):
+            n_obs, n_vars = X.shape
+            return n_obs, n_vars, n_obs * n_vars * X.dtype.itemsize
+        n_obs, n_vars = (int(v) for v in X.attrs["shape"])
+        nnz = X["data"].shape[0]
+        return n_obs, n_vars, nnz * (X["data"].dtype.itemsize + X["indices"].dtype.itemsize) + 8 * (n_obs + 1)
+
+
+def _read_h5ad(path: Path, backed: bool = False, memory_budget: int | None = None) -> ad.AnnData:
+    """Whole file when it fits; otherwise a seeded random subset of cells read in backed mode,
+    with a note saying so (never an out-of-memory death)."""
+    try:
+        if backed:
+            return ad.read_h5ad(path, backed="r")
+        n_obs, n_vars, need = h5ad_matrix_bytes(path)
+        budget = memory_budget if memory_budget is not None else int(MEMORY_FRACTION * available_memory())
+        if need <= budget or n_obs <= 1:
+            return ad.read_h5ad(path)
+        keep = max(1, int(n_obs * budget / need))
+        idx = np.sort(np.random.default_rng(0).choice(n_obs, keep, replace=False))
+        big = ad.read_h5ad(path, backed="r")
+        adata = big[idx].to_memory()
+        big.file.close()
+        adata.uns[SUBSAMPLE_NOTE] = (
+            f"{path.name} holds {n_obs:,} cells x {n_vars:,} genes (about {need / 2**30:.1f} GiB in memory), "
+            f"more than this machine can hold now (budget {budget / 2**30:.1f} GiB). {keep:,} randomly chosen "
+            "cells (seed 0) were read in backed mode. To choose the cells yourself, subsample the file first "
+            "(e.g. `sc.pp.subsample(adata, n_obs=...)`)."
+        )
+        return adata
     except Exception as exc:  # h5py/anndata raise many types for a bad file
         raise DataError(
             f"{path.name} could not be read as an .h5ad file ({type(exc).__name__}: "
@@ -62,7 +108,7 @@ def read_dataset(source: str | Path, backed: bool = False) -> ad.AnnData:
     if not path.exists():
         raise DataError(f"{path} does not exist. Give an .h5ad file, a BEELINE ExpressionData.csv, or `demo`.")
     if path.stat().st_size == 0:
-        raise DataError(f"{path.name} is empty (0 bytes).")
+        raise DataError(f"{path.name} is empty (0 bytes): the copy or upload did not finish. Copy or upload it again.")
     if path.name.endswith(".h5ad"):
         adata = _read_h5ad(path, backed)
     elif path.name.endswith(_TABLE_SUFFIXES):
@@ -73,7 +119,8 @@ def read_dataset(source: str | Path, backed: bool = False) -> ad.AnnData:
             ".csv/.tsv (optionally .gz) as in BEELINE."
         )
     if adata.n_obs == 0 or adata.n_vars == 0:
-        raise DataError(f"{path.name} is empty: {adata.n_obs} cells x {adata.n_vars} genes.")
+        raise DataError(f"{path.name} is empty: {adata.n_obs} cells x {adata.n_vars} genes. "
+                        "Check the filtering that produced it, or give the unfiltered file.")
     return adata
 
 

@@ -69,6 +69,15 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"{path.name} is not a readable network table ({exc}).") from None
 
 
+def _looks_like_header(df: pd.DataFrame) -> bool:
+    """A first row of lower-case words (``regulator_name``, ``gene a``) over rows of symbols:
+    an unrecognised header, which would otherwise be read as an edge."""
+    first = [str(x) for x in df.iloc[0, :2]]
+    rest = df.iloc[1:, 0].astype(str)
+    wordy = all(x == x.lower() and any(c.isalpha() for c in x) for x in first)
+    return bool(len(rest)) and wordy and (rest != rest.str.lower()).mean() > 0.5
+
+
 def read_network_table(path: Path) -> pd.DataFrame:
     """A CSV/TSV of edges. With a header, columns are found by name (source/Gene1/TF/tf …,
     target/Gene2 …, optional sign/mor/weight/mode); without one (TRRUST), the first two
@@ -80,6 +89,13 @@ def read_network_table(path: Path) -> pd.DataFrame:
     df.columns = cols
     src = _find(cols, _SOURCE_NAMES)
     if src is None:  # no header (``_read_table`` only takes one naming both columns)
+        if _looks_like_header(df):
+            raise DataError(
+                f"{path.name}: the first row ({', '.join(map(str, df.iloc[0, :3]))}) looks like column names, "
+                f"but none names the source and target. Name the columns source,target[,sign] "
+                f"(also accepted: {', '.join(_SOURCE_NAMES[:4])} / {', '.join(_TARGET_NAMES[:4])}), "
+                "or drop the header row for a TRRUST-style file."
+            )
         src, tgt = cols[0], cols[1]
         sign = cols[2] if len(cols) > 2 else None
     else:
@@ -87,7 +103,8 @@ def read_network_table(path: Path) -> pd.DataFrame:
         sign = _find([c for c in cols if c not in (src, tgt)], _SIGN_NAMES)
     net = tidy_network(df, src, tgt, sign)
     if net.empty:
-        raise DataError(f"{path.name} holds no edges after removing self-loops and blanks.")
+        raise DataError(f"{path.name} holds no edges after removing self-loops and blanks. "
+                        "Give one regulator -> target edge per row, between two different genes.")
     return net
 
 

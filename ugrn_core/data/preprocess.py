@@ -25,21 +25,23 @@ def _sample_values(X, n: int = 200_000, seed: int = 0) -> np.ndarray:
 def detect_scale(X) -> str:
     """``raw_counts`` if the values are non-negative integers with a count-like range,
     else ``log_normalized``. Raises DataError on NaN/inf or negative values."""
-    vals = _sample_values(X)
-    if not np.isfinite(vals).all():
+    every = X.data if sp.issparse(X) else np.asarray(X)  # NaN/negatives: every value, not a sample
+    if not np.isfinite(every).all():
         raise DataError(
             "The expression matrix contains NaN or infinite values. Remove or impute them "
             "(e.g. `np.nan_to_num`) before loading."
         )
-    if (vals < 0).any():
+    if (every < 0).any():
         raise DataError(
             "The expression matrix has negative values: it looks scaled or centred "
             "(e.g. `sc.pp.scale`). Provide raw counts or log-normalised expression instead "
             "(adata.layers['counts'] or adata.raw)."
         )
+    vals = _sample_values(X)
     nonzero = vals[vals != 0]
     if nonzero.size == 0:
-        raise DataError("Every expression value is zero; there is nothing to analyse.")
+        raise DataError("Every expression value is zero; there is nothing to analyse. "
+                        "Check that the matrix (adata.X) holds the expression, not an empty layer.")
     is_integer = np.allclose(nonzero, np.round(nonzero))
     return RAW if is_integer and nonzero.max() > 10 else LOG
 
@@ -65,7 +67,8 @@ class PreprocessReport:
 def preprocess(adata: ad.AnnData, target_sum: float = 1e4) -> tuple[ad.AnnData, PreprocessReport]:
     """Return a log-normalised copy (raw counts kept in ``layers['counts']``) and a report."""
     if adata.n_obs == 0 or adata.n_vars == 0:
-        raise DataError(f"The dataset is empty ({adata.n_obs} cells x {adata.n_vars} genes).")
+        raise DataError(f"The dataset is empty ({adata.n_obs} cells x {adata.n_vars} genes). "
+                        "Check the filtering that produced it, or give the unfiltered data.")
     adata = adata.to_memory() if adata.isbacked else adata.copy()
     if not adata.var_names.is_unique:
         dups = adata.var_names[adata.var_names.duplicated()].unique()[:5].tolist()

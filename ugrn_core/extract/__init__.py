@@ -54,12 +54,20 @@ SCORE_HELP = {
 class ExtractionParams:
     """Virtual-cell settings. ``None`` means: take it from the model's ValueSpec.
 
-    background: value of every gene in a VVP/GT virtual cell.
+    background: value of every non-source gene in a VVP/GT virtual cell.
+    context / mask_folds: what the other genes of a VVP/GT virtual cell hold: "background"
+        (the paper's design), "masked", or "partition" into ``mask_folds`` masked folds
+        (see ``ExtractionContext``).
+    fill: the visible context genes' value: "constant" (``background``) or "mean" (the
+        dataset's mean cell; needs mean_values).
     vvp_values / gt_values: M and T, the number of source values swept over the model's
         input range (paper: 8 each); ``value_grid`` overrides both with explicit values.
     """
 
     background: float | None = None
+    context: str = "background"
+    mask_folds: int = 3
+    fill: str = "constant"
     vvp_values: int = 8
     gt_values: int = 8
     value_grid: tuple[float, ...] | None = None
@@ -75,12 +83,23 @@ class ExtractionParams:
     def resolved_background(self, model: FoundationModel) -> float:
         return float(model.value_spec.background if self.background is None else self.background)
 
+    @property
+    def copies(self) -> int:
+        """Model inputs per virtual cell (the partition context's masked folds)."""
+        return max(2, self.mask_folds) if self.context == "partition" else 1
+
 
 def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None = None) -> int:
     """Virtual-cell forwards an extraction costs (GT's jvp counts as one, ~2-3x a forward)."""
     params = params or ExtractionParams()
-    per_source = {"pert": 1, "emb": 0, "vvp": params.vvp_values, "gt": params.gt_values}[method]
-    return n_sources * per_source + (1 if method in ("pert", "vvp") else 0)
+    if method in ("pert", "emb"):
+        return n_sources + 1 if method == "pert" else 0
+    per_source = (params.vvp_values if method == "vvp" else params.gt_values) * params.copies
+    if method == "gt":
+        return n_sources * per_source
+    if params.context == "background":
+        return n_sources * per_source + 1  # one shared reference cell
+    return n_sources * (per_source + params.copies)  # a reference per source
 
 
 def _compute(method: str, ctx: ExtractionContext, pos: np.ndarray, params: ExtractionParams, grid, progress, done0, total):
@@ -119,7 +138,8 @@ def extract_features(
     genes = list(genes)
     sources = genes if sources is None else list(sources)
     background = params.resolved_background(model)
-    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size)
+    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size, params.context,
+                            params.mask_folds, params.fill if method in ("vvp", "gt") else "constant")
     missing = [s for s in sources if s not in ctx.index]
     if missing:
         raise GeneNotFoundError(
@@ -132,6 +152,8 @@ def extract_features(
     key_parts = [
         method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
         background if method in ("vvp", "gt") else None,
+        None if method not in ("vvp", "gt") or params.context == "background" else (params.context, params.copies),
+        np.asarray(mean_values, dtype=np.float32) if method in ("vvp", "gt") and params.fill == "mean" else None,
         grid, params.emb_mode if method == "emb" else None,
         np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
     ]

@@ -60,26 +60,84 @@ class PairFeatures:
             return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"])
 
 
+CONTEXTS = ("background", "masked", "partition")
+
+
 @dataclass
 class ExtractionContext:
-    """What every extractor needs: the model, the panel and the virtual-cell background."""
+    """What every extractor needs: the model, the panel and the virtual cells' context.
+
+    The context is what the non-source genes of a VVP/GT virtual cell hold:
+
+    - ``background``: every other gene at ``background`` (the paper's design). The outputs
+      read at those positions are ones masked-value training never scored.
+    - ``masked``: every other gene hidden (mask value): each target is predicted from the
+      source alone, as trained, but with far more genes hidden than in training.
+    - ``partition``: the genes are split into ``folds`` fixed groups; copy k hides group k
+      and shows the rest at ``background``, and each target is read from the copy that
+      hides it. Every read is a trained masked prediction, made with most of the panel
+      visible (1/folds hidden, near the training mask ratio), at ``folds`` x the cost.
+    """
 
     model: FoundationModel
     genes: list[str]
     background: float
     mean_values: np.ndarray | None = None  # dataset mean in model units (Perturbation)
     batch_size: int = 64
+    context: str = "background"
+    folds: int = 3
+    fill: str = "constant"  # visible context genes: the constant ``background``, or the dataset's mean cell
 
     def __post_init__(self) -> None:
+        if self.context not in CONTEXTS:
+            raise ValueError(f"Unknown virtual-cell context {self.context!r}; choose from {', '.join(CONTEXTS)}.")
         self.gene_ids = self.model.token_ids(self.genes)
         self.index = {g: i for i, g in enumerate(self.genes)}
+        n, dev, dt = self.n_genes, self.model.device, self.model.dtype
+        mask = float(self.model.value_spec.mask_value)
+        if self.fill == "mean":
+            if self.mean_values is None:
+                raise ValueError("fill='mean' needs the dataset's mean values (mean_values).")
+            visible = np.asarray(self.mean_values, dtype=np.float64)
+        elif self.fill == "constant":
+            visible = np.full(n, float(self.background))
+        else:
+            raise ValueError(f"Unknown fill {self.fill!r}; choose 'constant' or 'mean'.")
+        if self.context == "partition":
+            k = max(2, min(int(self.folds), n))
+            fold = np.random.default_rng(0).permutation(n) % k  # fixed, so results are reproducible
+            bases = np.where(fold[None, :] == np.arange(k)[:, None], mask, visible[None, :])
+        else:
+            fold = np.zeros(n, dtype=np.int64)
+            bases = np.full((1, n), mask) if self.context == "masked" else visible[None, :]
+        self.visible = torch.as_tensor(visible, dtype=dt, device=dev)  # [n]: a source's reference value
+        self.n_copies = len(bases)
+        self.bases = torch.as_tensor(bases, dtype=dt, device=dev)  # [K, n]
+        self.fold_of = torch.as_tensor(fold, dtype=torch.long, device=dev)  # [n]
 
     @property
     def n_genes(self) -> int:
         return len(self.genes)
 
+    @property
+    def shared_reference(self) -> bool:
+        """Whether the reference cell (source at its visible value) is one cell for every source."""
+        return self.context == "background"
+
     def background_cell(self) -> torch.Tensor:
         return torch.full((self.n_genes,), float(self.background), dtype=self.model.dtype, device=self.model.device)
+
+    def virtual_cells(self, positions: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """``[b * K, n]``: the K context copies of each virtual cell, source k set to value k."""
+        b = len(positions)
+        cells = self.bases.expand(b, -1, -1).clone()
+        cells[torch.arange(b, device=cells.device), :, positions] = values[:, None]
+        return cells.reshape(b * self.n_copies, self.n_genes)
+
+    def read_targets(self, out: torch.Tensor) -> torch.Tensor:
+        """``[b * K, n] -> [b, n]``: each target from the copy whose context hides it."""
+        out = out.reshape(-1, self.n_copies, self.n_genes)
+        return out.gather(1, self.fold_of.expand(len(out), 1, -1)).squeeze(1)
 
 
 class BatchFn(Protocol):
@@ -88,7 +146,8 @@ class BatchFn(Protocol):
 
 def run_in_batches(fn: BatchFn, n: int, ctx: ExtractionContext, progress: Progress, done0: int, total: int) -> torch.Tensor:
     """Evaluate ``fn`` over ``range(n)`` in batches; halve the batch on CUDA out-of-memory."""
-    outputs, start, bs = [], 0, max(1, ctx.batch_size)
+    copies = getattr(ctx, "n_copies", 1)  # each item is that many cells
+    outputs, start, bs = [], 0, max(1, ctx.batch_size // copies)
     while start < n:
         stop = min(n, start + bs)
         try:
@@ -98,10 +157,10 @@ def run_in_batches(fn: BatchFn, n: int, ctx: ExtractionContext, progress: Progre
                 raise
             torch.cuda.empty_cache()
             bs = max(1, bs // 2)
-            ctx.batch_size = bs
+            ctx.batch_size = bs * copies
             continue
         start = stop
-        progress(done0 + start, total)
+        progress(done0 + start * copies, total)
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 

@@ -1,6 +1,7 @@
 """Gradient Trajectory: the local slope ∂M(cell)_j/∂v_i at T source values.
 
-For each source i and value v_t (others at the background) one forward-mode product
+For each source i and value v_t (others as the context says; see ``ExtractionContext``)
+one forward-mode product
 (jvp) with the tangent e_i gives the whole Jacobian column — every target at once. The
 batch holds different (source, value) cells with their own one-hot tangents; cells are
 independent in the model, so a single ``torch.func.jvp`` over the batch computes all of
@@ -13,12 +14,11 @@ import numpy as np
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .base import ExtractionContext, Progress, cells_with_source_at, run_in_batches
+from .base import ExtractionContext, Progress, run_in_batches
 
 
 def gt_features(ctx: ExtractionContext, source_pos: np.ndarray, values: np.ndarray, progress: Progress, done0: int = 0, total: int = 0) -> np.ndarray:
     model = ctx.model
-    bg = ctx.background_cell()
     T = len(values)
     pos = torch.as_tensor(np.repeat(source_pos, T), device=model.device)
     vals = torch.as_tensor(np.tile(values, len(source_pos)), dtype=model.dtype, device=model.device)
@@ -26,12 +26,12 @@ def gt_features(ctx: ExtractionContext, source_pos: np.ndarray, values: np.ndarr
 
     def batch(start: int, stop: int) -> torch.Tensor:
         p = pos[start:stop]
-        cells = cells_with_source_at(bg, p, vals[start:stop])
+        cells = ctx.virtual_cells(p, vals[start:stop])  # [b * K, n]
         tangent = torch.zeros_like(cells)
-        tangent[torch.arange(len(p), device=cells.device), p] = 1.0
+        tangent[torch.arange(len(cells), device=cells.device), p.repeat_interleave(ctx.n_copies)] = 1.0
         with sdpa_kernel(SDPBackend.MATH):
             _, slope = torch.func.jvp(lambda v: model.predict(ctx.gene_ids, v), (cells,), (tangent,))
-        return slope
+        return ctx.read_targets(slope)
 
     out = run_in_batches(batch, len(pos), ctx, progress, done0, total)  # [S*T, n]
     return out.view(len(source_pos), T, n).permute(0, 2, 1).contiguous().numpy()

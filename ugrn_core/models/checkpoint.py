@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -30,6 +31,14 @@ _RENAMES = (
     (".self_attn.Wqkv.weight", ".self_attn.in_proj_weight"),
     (".self_attn.Wqkv.bias", ".self_attn.in_proj_bias"),
 )
+
+
+def _unsafe_detail(exc: Exception) -> str:
+    """torch's own explanation names the offending global; keep that line, without its
+    terminal colour codes and its advice to switch the safety check off."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    lines = [ln.strip() for ln in text.splitlines() if "GLOBAL" in ln or "Unsupported" in ln]
+    return (lines[0] if lines else text.splitlines()[0])[:200]
 
 
 def file_digest(paths: list[Path]) -> str:
@@ -81,7 +90,7 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(
             f"{path} contains pickled Python objects besides tensors and was refused for "
             "safety (loading it could run arbitrary code). Re-save it as a plain state dict: "
-            f"torch.save(model.state_dict(), 'best_model.pt'). Detail: {str(exc)[:300]}"
+            f"torch.save(model.state_dict(), 'best_model.pt'). Detail: {_unsafe_detail(exc)}"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         raise CheckpointError(

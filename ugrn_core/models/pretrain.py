@@ -37,6 +37,7 @@ class PretrainConfig:
     d_hid: int = 128
     dropout: float = 0.1
     mask_ratio: float = 0.4
+    mask_schedule: str = "fixed"  # "fixed": mask_ratio; "uniform": a ratio per batch drawn from U(0.15, 0.9)
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -60,6 +61,16 @@ class PretrainResult:
 def _mask(shape, ratio: float, gen: torch.Generator, device) -> torch.Tensor:
     m = torch.rand(shape, generator=gen, device="cpu") < ratio
     return m.to(device)
+
+
+def _batch_mask_ratio(cfg: PretrainConfig, gen: torch.Generator) -> float:
+    """Why a schedule: virtual cells read targets with many genes hidden (or few); a model
+    trained at one ratio only has never seen those inputs."""
+    if cfg.mask_schedule == "fixed":
+        return cfg.mask_ratio
+    if cfg.mask_schedule == "uniform":
+        return 0.15 + 0.75 * float(torch.rand((), generator=gen))
+    raise ValueError(f"Unknown mask_schedule {cfg.mask_schedule!r}; choose 'fixed' or 'uniform'.")
 
 
 def _predict(model: ScGPTModel, ids: torch.Tensor, vals: torch.Tensor, cls_id: int) -> torch.Tensor:
@@ -194,7 +205,7 @@ def pretrain(
             cols_t = groups[g][2]
             pick = cols_t[torch.randperm(len(cols_t), generator=gen)[: cfg.max_seq_len].to(dev)]
             v = V_t[torch.as_tensor(cells, device=dev)][:, pick]
-            m = _mask(v.shape, cfg.mask_ratio, gen, dev)
+            m = _mask(v.shape, _batch_mask_ratio(cfg, gen), gen, dev)
             pred = _predict(model, ids[pick], torch.where(m, torch.full_like(v, spec.mask_value), v), cls_id)
             loss = F.mse_loss(pred[m], v[m])
             opt.zero_grad(set_to_none=True)
@@ -271,6 +282,22 @@ def save_pretrained(result: PretrainResult, folder: str | Path, data_description
     )
     (Path(folder) / "metrics.json").write_text(json.dumps(result.metrics, indent=2))
     return Path(folder)
+
+
+def read_metrics(folder: str | Path | None) -> dict | None:
+    """The ``metrics.json`` a pretraining run left beside its weights (None for other checkpoints)."""
+    path = Path(folder) / "metrics.json" if folder else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def learned_little(m: dict) -> bool:
+    """No better than a ridge regression on the same genes: VVP/GT may read mostly noise."""
+    return m.get("skill_vs_ridge", 0.0) <= 0.0
 
 
 def format_metrics(m: dict) -> str:
