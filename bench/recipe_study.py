@@ -31,6 +31,7 @@ from ugrn_core.benchmark import load_benchmark_set, run_benchmark  # noqa: E402
 from ugrn_core.data.io import read_dataset  # noqa: E402
 from ugrn_core.data.networks import read_network  # noqa: E402
 from ugrn_core.data.preprocess import dense_matrix, preprocess, select_panel  # noqa: E402
+from ugrn_core.errors import UGRNError  # noqa: E402
 from ugrn_core.extract import ExtractionParams, FeatureCache  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402
 from ugrn_core.models.pretrain import PretrainConfig, format_metrics, pretrain, save_pretrained  # noqa: E402
@@ -47,11 +48,15 @@ def sources(dataset: str, network: str, size: str) -> tuple[str, str]:
     return str(BEELINE / "expression" / dataset / size), str(BEELINE / network / dataset / size)
 
 
-def panel_matrix(data: str, network: str, n_genes: int):
-    """The genes the benchmark will use (most variable network genes) and their expression."""
+def panel_matrix(data: str, networks: list[str], n_genes: int):
+    """The genes the benchmarks will use (most variable genes of any of the networks) and
+    their expression: the model is pretrained on these, so every benchmark panel is known."""
     adata, _ = preprocess(read_dataset(data))
-    net = read_network(network)
-    cand = [g for g in adata.var_names if g in set(net.source) | set(net.target)]
+    names = set()
+    for network in networks:
+        net = read_network(network)
+        names |= set(net.source) | set(net.target)
+    cand = [g for g in adata.var_names if g.upper() in names]
     genes = select_panel(adata, n_genes, candidates=cand)
     return dense_matrix(adata, genes), genes
 
@@ -63,7 +68,7 @@ def run(a) -> None:
     rows = []
     for dataset in a.datasets.split(","):
         networks = ["demo"] if dataset == "demo" else a.networks.split(",")
-        data0, net0 = sources(dataset, networks[0], a.size)
+        data0, _ = sources(dataset, networks[0], a.size)
         if dataset != "demo" and not Path(data0).is_dir():
             print(f"skip {dataset}: {data0} not present")
             continue
@@ -73,7 +78,8 @@ def run(a) -> None:
             model = load_model(folder, device=a.device)
             m = json.loads((Path(model.path) / "metrics.json").read_text())
         else:
-            X, genes = panel_matrix(data0, net0, a.n_genes)
+            nets = [sources(dataset, n, a.size)[1] for n in networks]
+            X, genes = panel_matrix(data0, [n for n in nets if n == "demo" or Path(n).exists()], a.n_genes)
             res = pretrain(X, genes, cfg, device=a.device)
             folder = save_pretrained(res, Path(a.model_dir) / f"{a.recipe}_{dataset}", dataset)
             model = load_model(str(folder), device=a.device)
@@ -84,7 +90,11 @@ def run(a) -> None:
             if not Path(net).exists() and net != "demo":
                 print(f"skip {dataset}/{network}: no network")
                 continue
-            bset = load_benchmark_set(data, net, model, a.n_genes, name=dataset)
+            try:
+                bset = load_benchmark_set(data, net, model, a.n_genes, min_coverage=0.0, name=dataset)
+            except UGRNError as exc:
+                print(f"skip {dataset}/{network}: {exc}")
+                continue
             for context in a.contexts.split(","):
                 params = ExtractionParams(context=context, fill=a.fill)
                 bset.features = {}

@@ -180,7 +180,7 @@ CASES = [
          CheckpointError, ("do not belong together", "args.json")),
     Case("ckpt_vocab_vs_embedding", "checkpoint", _ckpt(_json_edit("vocab.json", lambda v: v.update(EXTRA_GENE=999))),
          CheckpointError, ("disagree", "vocab.json")),
-    Case("ckpt_pickled_code", "checkpoint", _ckpt(_pickled_code), CheckpointError, ("refused for safety", "weights")),
+    Case("ckpt_pickled_code", "checkpoint", _ckpt(_pickled_code), CheckpointError, ("refused for safety", "state_dict")),
     Case("ckpt_truncated_weights", "checkpoint", _ckpt(_truncate_weights), CheckpointError, ("truncated or corrupt", "again")),
     # reference networks
     Case("net_no_overlap", "network", _network("other.csv", pd.DataFrame({"source": ["ZZZ1", "ZZZ2"], "target": ["ZZZ3", "ZZZ4"]})),

@@ -38,7 +38,8 @@ def _unsafe_detail(exc: Exception) -> str:
     terminal colour codes and its advice to switch the safety check off."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     lines = [ln.strip() for ln in text.splitlines() if "GLOBAL" in ln or "Unsupported" in ln]
-    return (lines[0] if lines else text.splitlines()[0])[:200]
+    line = lines[0] if lines else text.splitlines()[0]
+    return line.split(" Please use")[0][:200]
 
 
 def file_digest(paths: list[Path]) -> str:
