@@ -63,6 +63,9 @@ def _mask(shape, ratio: float, gen: torch.Generator, device) -> torch.Tensor:
     return m.to(device)
 
 
+RIDGE_ALPHAS = np.logspace(-2, 4, 13)
+
+
 def _batch_mask_ratio(cfg: PretrainConfig, gen: torch.Generator) -> float:
     """Why a schedule: virtual cells read targets with many genes hidden (or few); a model
     trained at one ratio only has never seen those inputs."""
@@ -113,9 +116,11 @@ def reference_errors(V_train: np.ndarray, V_val: np.ndarray, mask_val: np.ndarra
 
     gene mean: predict each masked value by the gene's training mean.
     ridge: per gene, a ridge regression from the cell's other genes (masked ones replaced
-    by their training means, as the model sees them masked) fitted on training cells.
+    by their training means, as the model sees them masked) fitted on training cells, its
+    penalty chosen by leave-one-out cross-validation so that a small dataset (a few hundred
+    cells, as many genes) gets a fair reference rather than an overfitted one.
     """
-    from sklearn.linear_model import Ridge
+    from sklearn.linear_model import RidgeCV
 
     mu = V_train.mean(axis=0)
     Xv = np.where(mask_val, mu[None, :], V_val)
@@ -128,7 +133,7 @@ def reference_errors(V_train: np.ndarray, V_val: np.ndarray, mask_val: np.ndarra
         truth = V_val[rows, g]
         se_mean += float(((truth - mu[g]) ** 2).sum())
         others = np.delete(np.arange(V_train.shape[1]), g)
-        reg = Ridge(alpha=1.0).fit(V_train[:, others], V_train[:, g])
+        reg = RidgeCV(alphas=RIDGE_ALPHAS).fit(V_train[:, others], V_train[:, g])
         se_ridge += float(((reg.predict(Xv[rows][:, others]) - truth) ** 2).sum())
         n += int(rows.sum())
     return {"mse_gene_mean": se_mean / max(n, 1), "mse_ridge": se_ridge / max(n, 1), "n_masked": n}
