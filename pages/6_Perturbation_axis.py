@@ -116,7 +116,9 @@ with st.expander(f"VAE: {len(vae.genes):,} genes, {config.n_latent} latent dimen
     else:
         st.caption("Loaded from the disk cache.")
 
-result = axis_scores(vae, data.counts, data.groups(groupby), source, target, points)
+score_key = (vae_key, groupby, source, target, points)  # Jacobians over every cell: not on each widget change
+result = store.get(score_key) or axis_scores(vae, data.counts, data.groups(groupby), source, target, points)
+store[score_key] = result
 table = result.scores
 view = latent_view(result.latent)
 

@@ -224,6 +224,25 @@ def cmd_axis(a: argparse.Namespace) -> int:
     return 0
 
 
+def _extraction_arguments(p: argparse.ArgumentParser) -> None:
+    """Virtual-cell, device and cache options: the same for ``extract`` and ``benchmark``
+    (read back by ``_extraction_params``)."""
+    p.add_argument("--background", type=float, default=None, help="virtual-cell background value (default: the model's typical expressed value)")
+    p.add_argument("--context", choices=["background", "masked", "partition"], default="background",
+                   help="VVP/GT virtual cell: other genes at --background (paper), all masked, or a partition "
+                        "into --mask-folds folds, each masked in one copy (targets read where masked; K x cost)")
+    p.add_argument("--mask-folds", type=int, default=3, help="folds of the partition context")
+    p.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
+    p.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
+    p.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")
+    p.add_argument("--batch-size", type=int, default=64, help="virtual cells per forward pass (halved automatically on GPU out-of-memory)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 autocast on CUDA")
+    p.add_argument("--min-coverage", type=float, default=0.5, help="refuse if fewer genes than this fraction are in the vocabulary")
+    p.add_argument("--cache-dir", default=None, help="feature cache folder (default: $UGRN_CACHE_DIR or ~/.cache/ugrn_explorer)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ugrn_core", description="UGRN Explorer: GRNs from frozen single-cell foundation models.")
     p.add_argument("--version", action="version", version=__version__)
@@ -239,20 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--genes", default="", help="comma-separated genes always kept in the panel")
     e.add_argument("--sources", default="", help="comma-separated source genes (default: every panel gene)")
     e.add_argument("--out", required=True, help="output folder")
-    e.add_argument("--background", type=float, default=None, help="virtual-cell background value (default: the model's typical expressed value)")
-    e.add_argument("--context", choices=["background", "masked", "partition"], default="background",
-                   help="VVP/GT virtual cell: other genes at --background (paper), all masked, or a partition "
-                        "into --mask-folds folds, each masked in one copy (targets read where masked; K x cost)")
-    e.add_argument("--mask-folds", type=int, default=3, help="folds of the partition context")
-    e.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
-    e.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
-    e.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")
-    e.add_argument("--batch-size", type=int, default=64, help="virtual cells per forward pass (halved automatically on GPU out-of-memory)")
-    e.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    e.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 autocast on CUDA")
-    e.add_argument("--min-coverage", type=float, default=0.5, help="refuse if fewer genes than this fraction are in the vocabulary")
-    e.add_argument("--cache-dir", default=None, help="feature cache folder (default: $UGRN_CACHE_DIR or ~/.cache/ugrn_explorer)")
-    e.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    _extraction_arguments(e)
     e.set_defaults(func=cmd_extract)
 
     t = sub.add_parser("pretrain", help="pretrain a small scGPT-architecture model on a dataset",
@@ -297,18 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--n-genes", type=int, default=300, help="panel: most variable network genes known to the model")
     b.add_argument("--test-fraction", type=float, default=0.5, help="share of genes held out (--split genes)")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--background", type=float, default=None)
-    b.add_argument("--context", choices=["background", "masked", "partition"], default="background")
-    b.add_argument("--mask-folds", type=int, default=3)
-    b.add_argument("--vvp-values", type=int, default=8)
-    b.add_argument("--gt-values", type=int, default=8)
-    b.add_argument("--emb-mode", choices=["sum", "concat"], default="sum")
-    b.add_argument("--batch-size", type=int, default=64)
-    b.add_argument("--device", default="auto")
-    b.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    b.add_argument("--min-coverage", type=float, default=0.5)
-    b.add_argument("--cache-dir", default=None)
-    b.add_argument("--no-cache", action="store_true")
+    _extraction_arguments(b)
     b.set_defaults(func=cmd_benchmark)
 
     x = sub.add_parser("axis", help="rank genes along a condition axis by decoder gradients (VAE)",

@@ -68,6 +68,11 @@ def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, pr
     return vae
 
 
+def require_column(obs: pd.DataFrame, column: str) -> None:
+    if column not in obs.columns:
+        raise DataError(f"No obs column {column!r}; columns: {list(obs.columns)[:20]}.")
+
+
 @dataclass
 class AxisData:
     """What the axis reads from a dataset: counts of the modelled genes and the cell metadata."""
@@ -77,8 +82,7 @@ class AxisData:
     obs: pd.DataFrame
 
     def groups(self, column: str) -> np.ndarray:
-        if column not in self.obs.columns:
-            raise DataError(f"No obs column {column!r}; columns: {list(self.obs.columns)[:20]}.")
+        require_column(self.obs, column)
         return self.obs[column].astype(str).to_numpy()
 
     def label(self, column: str, source: str, target: str) -> np.ndarray:
@@ -124,8 +128,7 @@ def run_axis(
     label_head: bool = False,
 ) -> tuple[AxisResult, TrainedVAE]:
     adata = read_dataset(data) if isinstance(data, str) else data
-    if groupby not in adata.obs.columns:  # before minutes of preprocessing and training
-        raise DataError(f"No obs column {groupby!r}; columns: {list(adata.obs.columns)[:20]}.")
+    require_column(adata.obs, groupby)  # before minutes of preprocessing and training
     axd = load_axis_data(adata, n_genes)
     label = axd.label(groupby, source, target)  # checks both groups exist
     vae = cached_vae(axd.counts, axd.genes, config or VAEConfig(), label if label_head else None,

@@ -54,9 +54,8 @@ class VocabMapping:
             out.append("Gene IDs are mixed (some Ensembl, some symbols); Ensembl IDs are only matched "
                        "if the vocabulary uses them. Convert all to one kind for full coverage.")
         if self.case_changed > 0.5 * max(len(self.mapped), 1):
-            out.append(f"{self.case_changed} genes matched only case-insensitively (e.g. "
-                       f"{next(g for g, t in self.mapped.items() if g != t)} -> "
-                       f"{self.mapped[next(g for g, t in self.mapped.items() if g != t)]}): this looks like "
+            gene, token = next((g, t) for g, t in self.mapped.items() if g != t)
+            out.append(f"{self.case_changed} genes matched only case-insensitively (e.g. {gene} -> {token}): this looks like "
                        "mouse symbols against a human vocabulary. They are treated as same-named orthologs; "
                        "use a mouse-trained model, or pretrain on this data, for species-exact genes.")
         return out

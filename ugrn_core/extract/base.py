@@ -124,9 +124,6 @@ class ExtractionContext:
         """Whether the reference cell (source at its visible value) is one cell for every source."""
         return self.context == "background"
 
-    def background_cell(self) -> torch.Tensor:
-        return torch.full((self.n_genes,), float(self.background), dtype=self.model.dtype, device=self.model.device)
-
     def virtual_cells(self, positions: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """``[b * K, n]``: the K context copies of each virtual cell, source k set to value k."""
         b = len(positions)
@@ -146,7 +143,7 @@ class BatchFn(Protocol):
 
 def run_in_batches(fn: BatchFn, n: int, ctx: ExtractionContext, progress: Progress, done0: int, total: int) -> torch.Tensor:
     """Evaluate ``fn`` over ``range(n)`` in batches; halve the batch on CUDA out-of-memory."""
-    copies = getattr(ctx, "n_copies", 1)  # each item is that many cells
+    copies = ctx.n_copies  # each item is that many cells
     outputs, start, bs = [], 0, max(1, ctx.batch_size // copies)
     while start < n:
         stop = min(n, start + bs)
