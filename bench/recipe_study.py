@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from ugrn_core.benchmark import load_benchmark_set, run_benchmark  # noqa: E402
 from ugrn_core.data.io import read_dataset  # noqa: E402
 from ugrn_core.data.networks import read_network  # noqa: E402
-from ugrn_core.data.preprocess import dense_matrix, preprocess, select_panel  # noqa: E402
+from ugrn_core.data.preprocess import dense_matrix, preprocess, select_panel, stack_datasets  # noqa: E402
 from ugrn_core.errors import UGRNError  # noqa: E402
 from ugrn_core.extract import ExtractionParams, FeatureCache  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402
@@ -48,39 +48,82 @@ def sources(dataset: str, network: str, size: str) -> tuple[str, str]:
     return str(BEELINE / "expression" / dataset / size), str(BEELINE / network / dataset / size)
 
 
-def panel_matrix(data: str, networks: list[str], n_genes: int):
-    """The genes the benchmarks will use (most variable genes of any of the networks) and
-    their expression: the model is pretrained on these, so every benchmark panel is known."""
+def panel_data(data: str, networks: list[str], n_genes: int):
+    """The dataset and the genes its benchmarks will use (most variable genes of any of the
+    networks): the model is pretrained on these, so every benchmark panel is known."""
     adata, _ = preprocess(read_dataset(data))
     names = set()
     for network in networks:
         net = read_network(network)
         names |= set(net.source) | set(net.target)
     cand = [g for g in adata.var_names if g.upper() in names]
-    genes = select_panel(adata, n_genes, candidates=cand)
-    return dense_matrix(adata, genes), genes
+    return adata, select_panel(adata, n_genes, candidates=cand)
+
+
+def networks_of(dataset: str, a) -> list[str]:
+    return ["demo"] if dataset == "demo" else a.networks.split(",")
+
+
+def present(dataset: str, a) -> bool:
+    data0, _ = sources(dataset, networks_of(dataset, a)[0], a.size)
+    if dataset != "demo" and not Path(data0).is_dir():
+        print(f"skip {dataset}: {data0} not present")
+        return False
+    return True
+
+
+def training_data(datasets: list[str], a):
+    """(X, genes) to pretrain on: one dataset's panel, or several stacked (``--pool``)."""
+    loaded = {}
+    for dataset in datasets:
+        nets = [sources(dataset, n, a.size)[1] for n in networks_of(dataset, a)]
+        loaded[dataset] = panel_data(sources(dataset, nets[0], a.size)[0],
+                                     [n for n in nets if n == "demo" or Path(n).exists()], a.n_genes)
+    if len(loaded) == 1:
+        adata, genes = next(iter(loaded.values()))
+        return dense_matrix(adata, genes), genes
+    X, genes, _ = stack_datasets({k: v[0] for k, v in loaded.items()}, a.n_genes, {k: v[1] for k, v in loaded.items()})
+    return X, genes
+
+
+def epoch_printer(label: str):
+    t0 = time.perf_counter()
+
+    def show(epoch: int, total: int, h: dict) -> None:
+        print(f"  [{label}] epoch {epoch}/{total} train {h['train_mse']:.4f} val {h['val_mse']:.4f} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return show
 
 
 def run(a) -> None:
+    lo, hi = (float(v) for v in a.mask_range.split(","))
     cfg = PretrainConfig(epochs=a.epochs, nlayers=a.layers, d_model=a.d_model, d_hid=2 * a.d_model,
-                         mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, value_transform=a.values,
+                         mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, mask_range=(lo, hi),
+                         attention=a.attention, lr_schedule=a.lr_schedule, value_transform=a.values,
                          max_seq_len=a.seq, lr=a.lr, seed=a.seed)
+    datasets = [d for d in a.datasets.split(",") if present(d, a)]
+    pooled = None
+    if a.pool and not a.model and datasets:  # one model pretrained on every dataset, stacked
+        t0 = time.perf_counter()
+        X, genes = training_data(datasets, a)
+        res = pretrain(X, genes, cfg, device=a.device, progress=epoch_printer("pooled"))
+        pooled = (save_pretrained(res, Path(a.model_dir) / f"{a.recipe}_pooled", "+".join(datasets)), res.metrics)
+        print(f"[{a.recipe} / pooled {'+'.join(datasets)}, {len(genes)} genes] {format_metrics(res.metrics)} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    classical = tuple(c for c in a.classical.split(",") if c)
     rows = []
-    for dataset in a.datasets.split(","):
-        networks = ["demo"] if dataset == "demo" else a.networks.split(",")
-        data0, _ = sources(dataset, networks[0], a.size)
-        if dataset != "demo" and not Path(data0).is_dir():
-            print(f"skip {dataset}: {data0} not present")
-            continue
+    for dataset in datasets:
+        networks = networks_of(dataset, a)
         t0 = time.perf_counter()
         if a.model:  # an existing checkpoint (e.g. the shipped default): its own metrics.json
             folder = a.model
             model = load_model(folder, device=a.device)
             m = json.loads((Path(model.path) / "metrics.json").read_text())
+        elif pooled:
+            model, m = load_model(str(pooled[0]), device=a.device), pooled[1]
         else:
-            nets = [sources(dataset, n, a.size)[1] for n in networks]
-            X, genes = panel_matrix(data0, [n for n in nets if n == "demo" or Path(n).exists()], a.n_genes)
-            res = pretrain(X, genes, cfg, device=a.device)
+            X, genes = training_data([dataset], a)
+            res = pretrain(X, genes, cfg, device=a.device, progress=epoch_printer(dataset))
             folder = save_pretrained(res, Path(a.model_dir) / f"{a.recipe}_{dataset}", dataset)
             model = load_model(str(folder), device=a.device)
             m = res.metrics
@@ -96,12 +139,15 @@ def run(a) -> None:
                 print(f"skip {dataset}/{network}: {exc}")
                 continue
             for context in a.contexts.split(","):
-                params = ExtractionParams(context=context, fill=a.fill)
+                params = ExtractionParams(context=context, fill=a.fill, vvp_values=a.grid, gt_values=a.grid)
                 bset.features = {}
-                b = run_benchmark(bset, model, "genes", classical=("pearson", "grnboost"), params=params,
+                b = run_benchmark(bset, model, "genes", classical=classical, params=params,
                                   cache=FeatureCache(), seed=a.seed)
-                row = {"recipe": a.recipe, "dataset": dataset, "network": network, "context": f"{context}/{a.fill}",
-                       "values": a.values, "mask": f"{a.mask_schedule}:{a.mask_ratio}", "d_model": a.d_model,
+                ctx = f"{context}/{a.fill}" + (f"/M=T={a.grid}" if a.grid != 8 else "")
+                row = {"recipe": a.recipe, "dataset": dataset, "network": network, "context": ctx,
+                       "values": a.values, "mask": f"{a.mask_schedule}:{a.mask_ratio if a.mask_schedule == 'fixed' else a.mask_range}",
+                       "seq": a.seq, "attention": a.attention, "lr_schedule": a.lr_schedule,
+                       "pooled": bool(pooled), "d_model": a.d_model,
                        "layers": a.layers, "epochs_run": m["epochs_run"], "train_s": m["train_seconds"],
                        "mse_model": m["mse_model"], "mse_gene_mean": m["mse_gene_mean"], "mse_ridge": m["mse_ridge"],
                        "test_edges": b.report["test_edges"], "test_pairs": b.report["test_pairs"]}
@@ -156,6 +202,13 @@ def main() -> int:
     p.add_argument("--values", default="log1p", choices=["log1p", "binned"])
     p.add_argument("--mask-ratio", type=float, default=0.4)
     p.add_argument("--mask-schedule", default="fixed", choices=["fixed", "uniform"])
+    p.add_argument("--mask-range", default="0.15,0.9", help="low,high of the uniform mask-ratio schedule")
+    p.add_argument("--attention", default="full", choices=["full", "visible"])
+    p.add_argument("--lr-schedule", default="cosine", choices=["cosine", "constant"])
+    p.add_argument("--pool", action="store_true", help="pretrain one model on all --datasets stacked")
+    p.add_argument("--grid", type=int, default=8, help="M = T, source values swept by VVP / GT")
+    p.add_argument("--classical", default="pearson,grnboost",
+                   help="classical baselines to run (GRNBoost dominates a demo row's time)")
     p.add_argument("--seq", type=int, default=128, help="genes per training sequence")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)

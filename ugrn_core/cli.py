@@ -129,7 +129,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     cfg = PretrainConfig(
         epochs=a.epochs, nlayers=a.layers, d_model=a.d_model, nhead=a.heads, d_hid=a.d_hid or 2 * a.d_model,
         mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr, batch_size=a.batch_size,
-        value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
+        value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len, lr_schedule=a.lr_schedule,
+        attention=a.attention, mask_range=tuple(a.mask_range),
     )
     print(f"Pretraining on {len(X)} cells x {len(genes)} genes: {cfg.nlayers} layers, d={cfg.d_model}, up to {cfg.epochs} epochs")
 
@@ -266,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, action="append",
                    help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'; repeat (or comma-separate) to pretrain on several datasets")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
-    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--layers", type=int, default=4)
     t.add_argument("--d-model", type=int, default=64)
     t.add_argument("--heads", type=int, default=4)
@@ -274,7 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n-genes", type=int, default=1200, help="genes to model (most variable)")
     t.add_argument("--mask-ratio", type=float, default=0.4)
     t.add_argument("--mask-schedule", choices=["fixed", "uniform"], default="fixed",
-                   help="fixed: --mask-ratio; uniform: a ratio per batch from U(0.15, 0.9)")
+                   help="fixed: --mask-ratio; uniform: a ratio per batch from U(--mask-range)")
+    t.add_argument("--mask-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=(0.15, 0.9))
+    t.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="after one warm-up epoch: constant, or cosine decay to 0")
+    t.add_argument("--attention", choices=["full", "visible"], default="full",
+                   help="full: scGPT's; visible: masked genes are never attended to")
     t.add_argument("--max-seq-len", type=int, default=128, help="genes per training sequence (random subset per batch)")
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--batch-size", type=int, default=32)

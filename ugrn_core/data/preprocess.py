@@ -142,15 +142,18 @@ def dense_matrix(adata: ad.AnnData, genes: list[str]) -> np.ndarray:
     return np.asarray(X.toarray() if sp.issparse(X) else X, dtype=np.float32)
 
 
-def stack_datasets(adatas: dict[str, ad.AnnData], n_genes: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+def stack_datasets(
+    adatas: dict[str, ad.AnnData], n_genes: int, panels: dict[str, list[str]] | None = None
+) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Stack log-normalised datasets with different genes for joint pretraining.
 
     Each dataset contributes its ``n_genes`` most variable genes; the result has the union
     of genes (matched by upper-case symbol) and NaN where a dataset did not measure a gene,
     so a pretrained model knows every dataset's genes without being shown invented zeros.
+    ``panels`` fixes a dataset's genes instead (e.g. the genes its benchmark will use).
     Returns ``(X cells x genes, genes, dataset label per cell)``.
     """
-    panels = {name: select_panel(a, n_genes) for name, a in adatas.items()}
+    panels = {name: (panels or {}).get(name) or select_panel(a, n_genes) for name, a in adatas.items()}
     genes: list[str] = []
     seen: set[str] = set()
     for panel in panels.values():

@@ -26,6 +26,7 @@ from .vocab import PAD_TOKEN, GeneVocab
 
 REQUIRED_FILES = ("args.json", "vocab.json", "best_model.pt")
 VALUE_SPEC_KEY = "ugrn_value_spec"
+HIDE_MASKED_KEYS = "ugrn_hide_masked_keys"  # our attention-pattern option; scGPT ignores it
 
 _RENAMES = (
     (".self_attn.Wqkv.weight", ".self_attn.in_proj_weight"),
@@ -79,6 +80,8 @@ def _config_from_args(args: dict, ntoken: int, pad_idx: int | None) -> ScGPTConf
             dropout=float(args.get("dropout", 0.2)),
             pad_idx=pad_idx,
             pre_norm=bool(args.get("pre_norm", False)),
+            hide_masked_keys=bool(args.get(HIDE_MASKED_KEYS, False)),
+            mask_value=float(args.get("mask_value", -1)),
         )
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"args.json has a malformed model size entry ({exc}).") from None
@@ -218,6 +221,8 @@ def write_checkpoint(
         "fast_transformer": flash_naming,
         VALUE_SPEC_KEY: value_spec.to_dict(),
     }
+    if cfg.hide_masked_keys:  # only when set, so other checkpoints stay byte-identical to scGPT's
+        args[HIDE_MASKED_KEYS] = True
     args.update(extra_args or {})
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     if flash_naming:

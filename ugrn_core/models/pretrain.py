@@ -30,14 +30,17 @@ from .vocab import CLS_TOKEN, PAD_TOKEN, GeneVocab
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 30
+    epochs: int = 40
     nlayers: int = 4
     d_model: int = 64
     nhead: int = 4
     d_hid: int = 128
     dropout: float = 0.1
     mask_ratio: float = 0.4
-    mask_schedule: str = "fixed"  # "fixed": mask_ratio; "uniform": a ratio per batch drawn from U(0.15, 0.9)
+    mask_schedule: str = "fixed"  # "fixed": mask_ratio; "uniform": a ratio per batch drawn from U(mask_range)
+    mask_range: tuple[float, float] = (0.15, 0.9)
+    attention: str = "full"  # "full" (scGPT) or "visible": masked genes are never attended to
+    lr_schedule: str = "constant"  # one epoch of warm-up, then "constant" or "cosine" decay (bench/results/recipes.md)
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -72,8 +75,17 @@ def _batch_mask_ratio(cfg: PretrainConfig, gen: torch.Generator) -> float:
     if cfg.mask_schedule == "fixed":
         return cfg.mask_ratio
     if cfg.mask_schedule == "uniform":
-        return 0.15 + 0.75 * float(torch.rand((), generator=gen))
+        lo, hi = cfg.mask_range
+        return lo + (hi - lo) * float(torch.rand((), generator=gen))
     raise ValueError(f"Unknown mask_schedule {cfg.mask_schedule!r}; choose 'fixed' or 'uniform'.")
+
+
+def _attention_hides_masked(attention: str) -> bool:
+    """Why "visible": with masked genes out of attention, a prediction depends on the visible
+    genes only, so a virtual cell that hides all but its source reads a clean pairwise effect."""
+    if attention not in ("full", "visible"):
+        raise ValueError(f"Unknown attention {attention!r}; choose 'full' or 'visible'.")
+    return attention == "visible"
 
 
 def _predict(model: ScGPTModel, ids: torch.Tensor, vals: torch.Tensor, cls_id: int) -> torch.Tensor:
@@ -166,6 +178,7 @@ def pretrain(
     mcfg = ScGPTConfig(
         ntoken=len(vocab), d_model=cfg.d_model, nhead=cfg.nhead, d_hid=cfg.d_hid,
         nlayers=cfg.nlayers, dropout=cfg.dropout, pad_idx=vocab.index_of(PAD_TOKEN),
+        hide_masked_keys=_attention_hides_masked(cfg.attention), mask_value=spec.mask_value,
     )
     model = ScGPTModel(mcfg).to(dev)
     cls_id = vocab.index_of(CLS_TOKEN)
@@ -193,9 +206,14 @@ def pretrain(
     steps_per_epoch = sum(math.ceil(len(tr) / cfg.batch_size) for tr, *_ in groups)
     total_steps = cfg.epochs * steps_per_epoch
     warmup = max(1, steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
-    )
+    if cfg.lr_schedule not in ("cosine", "constant"):
+        raise ValueError(f"Unknown lr_schedule {cfg.lr_schedule!r}; choose 'cosine' or 'constant'.")
+
+    def lr_factor(s: int) -> float:
+        decay = 1.0 if cfg.lr_schedule == "constant" else 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
+        return min(1.0, (s + 1) / warmup) * decay
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     best, best_state, best_epoch, history, bad = math.inf, None, 0, [], 0
     t0 = time.perf_counter()
     for epoch in range(1, cfg.epochs + 1):

@@ -31,6 +31,9 @@ class ScGPTConfig:
     pad_idx: int | None = None
     pre_norm: bool = False
     max_value: float = 512.0
+    hide_masked_keys: bool = False  # attention pattern: no position attends to a masked gene
+    mask_value: float = -1.0
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -157,13 +160,20 @@ class ScGPTModel(nn.Module):
     ) -> Tensor:
         """Predicted expression per position, shape ``[batch, seq]``.
 
-        ``key_padding_mask`` is True at padded positions (PyTorch convention).
+        ``key_padding_mask`` is True at padded positions (PyTorch convention). With
+        ``hide_masked_keys`` masked genes are hidden the same way, so each prediction is a
+        function of the visible genes only (a masked gene still queries, it is not read).
+        A sequence needs one visible position, e.g. scGPT's ``<cls>``.
         Differentiable in ``values`` (forward and reverse mode).
         """
         x = self.encoder(gene_ids) + self.value_encoder(values)
+        hidden = key_padding_mask
+        if self.cfg.hide_masked_keys:
+            masked = values.detach() == self.cfg.mask_value
+            hidden = masked if hidden is None else hidden | masked
         attn_mask = None
-        if key_padding_mask is not None and bool(key_padding_mask.any()):
-            attn_mask = (~key_padding_mask)[:, None, None, :]
+        if hidden is not None and bool(hidden.any()):
+            attn_mask = (~hidden)[:, None, None, :]
         return self.decoder(self.transformer_encoder(x, attn_mask))
 
     def gene_embeddings(self, gene_ids: Tensor) -> Tensor:
