@@ -52,6 +52,13 @@ class PretrainConfig:
     baseline_genes: int = 200
     max_seq_len: int = 128  # genes per training sequence (random subset per batch, as scGPT)
 
+    def __post_init__(self) -> None:
+        """Refuse an unknown choice here, before any data is prepared or a step is taken."""
+        for name, allowed in (("mask_schedule", ("fixed", "uniform")), ("attention", ("full", "visible")),
+                              ("lr_schedule", ("constant", "cosine"))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose {' or '.join(map(repr, allowed))}.")
+
 
 @dataclass
 class PretrainResult:
@@ -74,18 +81,8 @@ def _batch_mask_ratio(cfg: PretrainConfig, gen: torch.Generator) -> float:
     trained at one ratio only has never seen those inputs."""
     if cfg.mask_schedule == "fixed":
         return cfg.mask_ratio
-    if cfg.mask_schedule == "uniform":
-        lo, hi = cfg.mask_range
-        return lo + (hi - lo) * float(torch.rand((), generator=gen))
-    raise ValueError(f"Unknown mask_schedule {cfg.mask_schedule!r}; choose 'fixed' or 'uniform'.")
-
-
-def _attention_hides_masked(attention: str) -> bool:
-    """Why "visible": with masked genes out of attention, a prediction depends on the visible
-    genes only, so a virtual cell that hides all but its source reads a clean pairwise effect."""
-    if attention not in ("full", "visible"):
-        raise ValueError(f"Unknown attention {attention!r}; choose 'full' or 'visible'.")
-    return attention == "visible"
+    lo, hi = cfg.mask_range
+    return lo + (hi - lo) * float(torch.rand((), generator=gen))
 
 
 def _predict(model: ScGPTModel, ids: torch.Tensor, vals: torch.Tensor, cls_id: int) -> torch.Tensor:
@@ -178,7 +175,9 @@ def pretrain(
     mcfg = ScGPTConfig(
         ntoken=len(vocab), d_model=cfg.d_model, nhead=cfg.nhead, d_hid=cfg.d_hid,
         nlayers=cfg.nlayers, dropout=cfg.dropout, pad_idx=vocab.index_of(PAD_TOKEN),
-        hide_masked_keys=_attention_hides_masked(cfg.attention), mask_value=spec.mask_value,
+        # "visible": a prediction depends on the visible genes only, so a virtual cell that
+        # hides all but its source reads a clean pairwise effect.
+        hide_masked_keys=cfg.attention == "visible", mask_value=spec.mask_value,
     )
     model = ScGPTModel(mcfg).to(dev)
     cls_id = vocab.index_of(CLS_TOKEN)
@@ -206,9 +205,6 @@ def pretrain(
     steps_per_epoch = sum(math.ceil(len(tr) / cfg.batch_size) for tr, *_ in groups)
     total_steps = cfg.epochs * steps_per_epoch
     warmup = max(1, steps_per_epoch)
-    if cfg.lr_schedule not in ("cosine", "constant"):
-        raise ValueError(f"Unknown lr_schedule {cfg.lr_schedule!r}; choose 'cosine' or 'constant'.")
-
     def lr_factor(s: int) -> float:
         decay = 1.0 if cfg.lr_schedule == "constant" else 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
         return min(1.0, (s + 1) / warmup) * decay

@@ -34,7 +34,6 @@ class ScGPTConfig:
     hide_masked_keys: bool = False  # attention pattern: no position attends to a masked gene
     mask_value: float = -1.0
 
-
     def to_dict(self) -> dict:
         return asdict(self)
 
