@@ -25,6 +25,14 @@ st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 DATA_KINDS = ("Demo", "Upload a file", "Path on this machine")
 MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
 NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
+CONTEXT_LABELS = {
+    "cells": "Real cells (8 cells of this dataset)",
+    "background": "One background value (the paper's design, ~8x faster)",
+}
+CONTEXT_HELP = ("What the genes other than the source hold in a VVP/GT virtual cell. **Real cells**: the values "
+                "of 8 fixed cells of this dataset, the model's outputs averaged over them; on the demo this reads "
+                "regulation clearly better (bench/results/recipes.md). **Background**: every other gene at one "
+                "typical value, as in the UGRN paper; 8x cheaper. The command line offers two more (masked, partition).")
 
 
 def bound(widget, label: str, key: str, default, **kwargs):
@@ -83,8 +91,10 @@ def panel_controls() -> None:
               step=10, help="Every ordered pair of panel genes is scored. Cost grows with the square of this number.")
     keep_text = bound(st.text_input, "Always include these genes (comma or space separated)", "w_keep", "")
     methods = bound(st.multiselect, "Methods", "w_methods", list(METHODS), options=list(METHODS), format_func=lambda m: METHOD_LABELS[m])
+    context = bound(st.radio, "Virtual cells (VVP and GT)", "w_context", settings().context, options=list(CONTEXT_LABELS),
+                    format_func=CONTEXT_LABELS.get, help=CONTEXT_HELP)
     keep = tuple(g for g in re.split(r"[,\s]+", keep_text) if g)
-    update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",))
+    update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",), context=context)
 
 
 with st.sidebar:

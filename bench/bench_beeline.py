@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ugrn_core.benchmark import load_benchmark_set, run_benchmark  # noqa: E402
-from ugrn_core.extract import FeatureCache  # noqa: E402
+from ugrn_core.extract import ExtractionParams, FeatureCache  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402
 
 SHARED = Path(os.environ.get("UGRN_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -44,6 +44,8 @@ def main() -> int:
     p.add_argument("--n-genes", type=int, default=300)
     p.add_argument("--classical", default="pearson,spearman,grnboost")
     p.add_argument("--device", default="auto")
+    p.add_argument("--context", default="cells", choices=["cells", "background", "masked", "partition"],
+                   help="VVP/GT virtual cells (translator.md section 2 ran with background, the default of its day)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     a = p.parse_args()
     if not BEELINE.is_dir():
@@ -67,7 +69,7 @@ def main() -> int:
             continue
         t0 = time.perf_counter()
         res = run_benchmark(test, model, "dataset", train=train, classical=a.classical.split(","),
-                            cache=cache, translators=translators)
+                            params=ExtractionParams(context=a.context), cache=cache, translators=translators)
         translators = res.translators  # trained once on the training set, reused zero-shot
         res.metrics.insert(0, "test", name)
         res.metrics.insert(1, "train", a.train)

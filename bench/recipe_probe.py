@@ -12,8 +12,8 @@ against the simulated truth, next to |Pearson r| on the same pairs. One CSV row 
     python bench/recipe_probe.py --references   # AUROC of ridge-coefficient "gradients"
     python bench/recipe_probe.py --report
 
-``CONTEXTS=background,masked,partition`` picks the virtual-cell contexts (default the first
-two); ``GRID=M`` the number of source values VVP and GT sweep (M = T, default 8);
+``CONTEXTS=background,masked,partition,cells`` picks the virtual-cell contexts (default the
+first two); ``NCELLS=n`` the real cells of the ``cells`` context (default 8); ``GRID=M`` the number of source values VVP and GT sweep (M = T, default 8);
 ``THREADS=n`` the torch threads (default 1). Runs use one thread, so two probes can share a 2-core machine.
 """
 
@@ -38,6 +38,7 @@ from ugrn_core.data.preprocess import dense_matrix, preprocess  # noqa: E402
 from ugrn_core.data.simulate import simulate_demo  # noqa: E402
 from ugrn_core.extract import ExtractionParams, extract_features  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402
+from ugrn_core.models.values import to_model_values  # noqa: E402
 from ugrn_core.models.pretrain import PretrainConfig, format_metrics, pretrain, read_metrics, save_pretrained  # noqa: E402
 
 CSV = ROOT / "bench" / "results" / "recipe_probe.csv"
@@ -70,7 +71,8 @@ def auroc(y, s) -> float:
     return round(float(roc_auc_score(y, s)), 3)
 
 
-def probe(name: str, overrides: dict, contexts: list[str], checkpoint: str | None = None, grid: int = 8) -> dict:
+def probe(name: str, overrides: dict, contexts: list[str], checkpoint: str | None = None, grid: int = 8,
+          n_cells: int = 8) -> dict:
     X, genes, regs, pairs, y = demo()
     if checkpoint:  # score an existing model (e.g. the shipped default) with its own metrics.json
         model = load_model(checkpoint, device="cpu")
@@ -91,10 +93,14 @@ def probe(name: str, overrides: dict, contexts: list[str], checkpoint: str | Non
            "skill_vs_ridge": m["skill_vs_ridge"], "best_epoch": m["best_epoch"], "epochs_run": m["epochs_run"],
            "train_s": m["train_seconds"],
            "pearson": auroc(y, [abs(C[idx[regs[i]], j]) for i, j in pairs])}
+    V = to_model_values(X, model.value_spec)
     for ctx in contexts:
         for method in ("vvp", "gt"):
-            f = extract_features(method, model, genes, sources=regs, params=ExtractionParams(context=ctx, vvp_values=grid, gt_values=grid))
+            f = extract_features(method, model, genes, sources=regs, mean_values=V.mean(axis=0), cell_values=V,
+                                 params=ExtractionParams(context=ctx, n_cells=n_cells, vvp_values=grid, gt_values=grid))
             row[f"{method}_{ctx}"] = auroc(y, [f.score[i, j] for i, j in pairs])
+    if "cells" in contexts:
+        row["n_cells"] = n_cells
     print(name, {k: v for k, v in row.items() if k.startswith(("vvp", "gt", "pearson"))}, flush=True)
     return row
 
@@ -126,11 +132,13 @@ def report() -> str:
     t = pd.read_csv(CSV)
     cols = [c for c in t.columns if c.startswith(("vvp_", "gt_"))]
     t["grid"] = t["grid"].fillna(8).astype(int) if "grid" in t else 8
-    lines = ["| probe | overrides | M=T | MSE model / mean / ridge | skill vs ridge | epochs (best) | train s | "
-             + " | ".join(cols) + " | pearson |", "|---" * (8 + len(cols)) + "|"]
-    for _, r in t.iterrows():
+    cells = t["n_cells"] if "n_cells" in t else pd.Series(float("nan"), index=t.index)
+    lines = ["| probe | overrides | M=T | cells | MSE model / mean / ridge | skill vs ridge | epochs (best) | train s | "
+             + " | ".join(cols) + " | pearson |", "|---" * (9 + len(cols)) + "|"]
+    for k, r in t.iterrows():
         vals = " | ".join("–" if pd.isna(r[c]) else f"{r[c]:.3f}" for c in cols)
-        lines.append(f"| {r.probe} | {r.overrides} | {r.grid} | {r.mse_model:.3f} / {r.mse_gene_mean:.3f} / {r.mse_ridge:.3f} | "
+        n = "–" if pd.isna(cells[k]) else f"{cells[k]:.0f}"
+        lines.append(f"| {r.probe} | {r.overrides} | {r.grid} | {n} | {r.mse_model:.3f} / {r.mse_gene_mean:.3f} / {r.mse_ridge:.3f} | "
                      f"{r.skill_vs_ridge:+.1%} | {r.epochs_run} ({r.best_epoch}) | {r.train_s:.0f} | {vals} | {r.pearson:.3f} |")
     return "\n".join(lines)
 
@@ -148,10 +156,11 @@ def main(argv: list[str]) -> int:
         return 0
     contexts = os.environ.get("CONTEXTS", "background,masked").split(",")
     grid = int(os.environ.get("GRID", 8))
+    n_cells = int(os.environ.get("NCELLS", 8))
     if len(argv) == 3 and argv[1] == "--model":
-        append(probe(argv[0], {}, contexts, checkpoint=argv[2], grid=grid))
+        append(probe(argv[0], {}, contexts, checkpoint=argv[2], grid=grid, n_cells=n_cells))
     else:
-        append(probe(argv[0], parse_overrides(argv[1:]), contexts, grid=grid))
+        append(probe(argv[0], parse_overrides(argv[1:]), contexts, grid=grid, n_cells=n_cells))
     return 0
 
 

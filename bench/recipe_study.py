@@ -139,11 +139,11 @@ def run(a) -> None:
                 print(f"skip {dataset}/{network}: {exc}")
                 continue
             for context in a.contexts.split(","):
-                params = ExtractionParams(context=context, fill=a.fill, vvp_values=a.grid, gt_values=a.grid)
+                params = ExtractionParams(context=context, fill=a.fill, n_cells=a.n_cells, vvp_values=a.grid, gt_values=a.grid)
                 bset.features = {}
                 b = run_benchmark(bset, model, "genes", classical=classical, params=params,
                                   cache=FeatureCache(), seed=a.seed)
-                ctx = f"{context}/{a.fill}" + (f"/M=T={a.grid}" if a.grid != 8 else "")
+                ctx = (f"cells/n={a.n_cells}" if context == "cells" else f"{context}/{a.fill}") + (f"/M=T={a.grid}" if a.grid != 8 else "")
                 row = {"recipe": a.recipe, "dataset": dataset, "network": network, "context": ctx,
                        "values": a.values, "mask": f"{a.mask_schedule}:{a.mask_ratio if a.mask_schedule == 'fixed' else a.mask_range}",
                        "seq": a.seq, "attention": a.attention, "lr_schedule": a.lr_schedule,
@@ -186,6 +186,22 @@ def report(path: Path) -> str:
     return "\n".join(lines)
 
 
+def compare(path: Path, recipe: str) -> str:
+    """One recipe's contexts side by side per dataset and network, next to |Pearson| and
+    GRNBoost (taken from any row of the same dataset and network that ran it: same panel, split)."""
+    t = pd.read_csv(path)
+    mine = t[t.recipe == recipe]
+    lines = ["| data / network | context | VVP / GT / ensemble AUROC | ensemble AUPRC (all neg.) | "
+             "\\|Pearson\\| AUROC / AUPRC (all neg.) | GRNBoost AUROC |", "|---" * 6 + "|"]
+    for (dataset, network), grp in mine.groupby(["dataset", "network"], sort=False):
+        boost = t[(t.dataset == dataset) & (t.network == network)]["grnboost_auroc_bal"].dropna()
+        for _, r in grp.iterrows():
+            lines.append(f"| {dataset} / {network} | {r.context} | {r.vvp_auroc_bal:.3f} / {r.gt_auroc_bal:.3f} / "
+                         f"{r.ensemble_auroc_bal:.3f} | {r.ensemble_auprc_full:.3f} | {r.pearson_auroc_bal:.3f} / "
+                         f"{r.pearson_auprc_full:.3f} | {boost.iloc[0] if len(boost) else float('nan'):.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default="base")
@@ -195,6 +211,7 @@ def main() -> int:
     p.add_argument("--size", default="TFs+500")
     p.add_argument("--contexts", default="background,partition")
     p.add_argument("--fill", default="constant", choices=["constant", "mean"])
+    p.add_argument("--n-cells", type=int, default=8, help="real cells of the cells context")
     p.add_argument("--n-genes", type=int, default=300)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--layers", type=int, default=4)
@@ -216,9 +233,13 @@ def main() -> int:
     p.add_argument("--model-dir", default="/tmp/ugrn_recipes")
     p.add_argument("--out", default=str(CSV))
     p.add_argument("--report", action="store_true", help="print the markdown table of --out and stop")
+    p.add_argument("--compare", metavar="RECIPE", help="print RECIPE's contexts side by side (from --out) and stop")
     a = p.parse_args()
     if a.report:
         print(report(Path(a.out)))
+        return 0
+    if a.compare:
+        print(compare(Path(a.out), a.compare))
         return 0
     run(a)
     return 0

@@ -68,10 +68,10 @@ with tab_c:
         except UGRNError as exc:
             st.error(str(exc))
         else:
-            bg = analysis.results[curve_methods[0]].params.get("background")
-            st.plotly_chart(pair_response_figure(curves, src, tgt, bg), width="stretch")
-            st.caption("Left: the model's predicted change of the target as the source is set to each value "
-                       "in a virtual cell with every other gene at the background (dashed line). Right: the local "
-                       "slope from the Jacobian-vector product, and the change it implies when integrated.")
+            ref, where = analysis.response_reference(src)
+            st.plotly_chart(pair_response_figure(curves, src, tgt, ref), width="stretch")
+            st.caption(f"Left: the model's predicted change of the target as the source is set to each value "
+                       f"{where} (dashed line). Right: the local slope from the Jacobian-vector product, and the "
+                       "change it implies when integrated.")
             row = edges[(edges.source == src) & (edges.target == tgt)]
             st.dataframe(row, hide_index=True, column_config=number_format)

@@ -68,3 +68,13 @@ def default_model() -> FoundationModel:
 
 def rand_values(n_cells, n_genes, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(0, 3, (n_cells, n_genes)).astype(np.float32)
+
+
+def started(at):
+    """An AppTest of the home page with features extracted: a run estimated over the auto-run
+    limit (a slow, shared machine) waits for *Run extraction*, which a user would click."""
+    run = [b for b in at.button if b.label == "Run extraction"]
+    if run:
+        run[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at

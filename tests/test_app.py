@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import started
+
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 
@@ -24,7 +26,7 @@ def no_exception(at: AppTest) -> AppTest:
 
 @pytest.fixture
 def at() -> AppTest:
-    return no_exception(AppTest.from_file(APP, default_timeout=300).run())
+    return started(no_exception(AppTest.from_file(APP, default_timeout=600).run()))
 
 
 def goto(at: AppTest, page: str) -> AppTest:

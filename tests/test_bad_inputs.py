@@ -12,12 +12,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import started
 from corpus import CASES, odd_matrix
 from ugrn_core.data import io as data_io
 from ugrn_core.data.gene_ids import map_to_vocab
 from ugrn_core.data.networks import match_network, read_network
 from ugrn_core.errors import GeneNotFoundError
-from ugrn_core.extract import FeatureCache, extract_features
+from ugrn_core.extract import ExtractionParams, FeatureCache, extract_features
 from ugrn_core.models.foundation import load_model
 from ugrn_core.models.vocab import GeneVocab
 from ugrn_core.pipeline import prepare_data
@@ -35,7 +36,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 def warm_cache(tmp_path, default_model):
     """A cache holding an earlier result, to check that bad input leaves it alone."""
     cache = FeatureCache(tmp_path / "cache")
-    extract_features("vvp", default_model, DEMO_PANEL[:12], params=None, cache=cache)
+    extract_features("vvp", default_model, DEMO_PANEL[:12], params=ExtractionParams(context="background"), cache=cache)
     return cache
 
 
@@ -60,7 +61,7 @@ def test_library_names_the_problem_and_the_fix(case, tmp_path, default_model, wa
 
 
 def test_the_app_shows_every_message_and_keeps_the_earlier_result(tmp_path):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300).run()
+    at = started(AppTest.from_file(str(ROOT / "app.py"), default_timeout=600).run())
     assert not at.exception and any("Features ready" in s.value for s in at.success)
     inputs = {"data": ("w_data_kind", "Path on this machine", "w_data_path", "Demo"),
               "checkpoint": ("w_model_kind", "scGPT checkpoint folder", "w_model_path", "Built-in default"),
@@ -132,7 +133,8 @@ def test_two_sessions_extracting_the_same_key_compute_once(tmp_path, default_mod
     cache, out = FeatureCache(tmp_path / "shared"), {}
 
     def session(name: str) -> None:
-        out[name] = extract_features("vvp", default_model, DEMO_PANEL[:16], cache=cache)
+        out[name] = extract_features("vvp", default_model, DEMO_PANEL[:16], cache=cache,
+                                     params=ExtractionParams(context="background"))
 
     threads = [threading.Thread(target=session, args=(n,)) for n in ("a", "b")]
     for t in threads:

@@ -79,8 +79,8 @@ def test_gt_trajectory_matches_vvp_response(default_model):
     """GT's slope integrated along the grid equals VVP's finite change (same virtual cell)."""
     prepared = prepare_data("demo", default_model, n_genes=12)
     grid = tuple(np.linspace(0.0, default_model.value_spec.value_range[1], 41).tolist())
-    res = run_extraction(prepared, default_model, ["vvp", "gt"], params=ExtractionParams(value_grid=grid))
     src, tgt = prepared.panel[0], prepared.panel[3]
+    res = run_extraction(prepared, default_model, ["vvp", "gt"], sources=[src], params=ExtractionParams(value_grid=grid))
     curves = pair_response(res, src, tgt)
     vvp = curves[curves.quantity == "response"].response.to_numpy()
     traj = curves[curves.quantity == "trajectory"].response.to_numpy()
@@ -92,3 +92,13 @@ def test_gt_trajectory_matches_vvp_response(default_model):
     with pytest.raises(GeneNotFoundError):
         pair_response(res, src, "NOPE")
     assert isinstance(curves, pd.DataFrame)
+
+
+def test_response_curves_say_where_they_were_measured(analysis, default_model):
+    src = analysis.panel[2]
+    value, where = analysis.response_reference(src)  # the default: real cells, from the source's mean
+    assert value == pytest.approx(float(analysis.prepared.mean_values[2])) and "real cells" in where
+    bg = run_extraction(analysis.prepared, default_model, ["vvp"], sources=[src], params=ExtractionParams(context="background"))
+    other = Analysis(default_model, analysis.prepared, bg)
+    value, where = other.response_reference(src)
+    assert value == pytest.approx(default_model.value_spec.background) and "background" in where

@@ -71,6 +71,62 @@ def test_gt_equals_central_finite_differences(genes, context):
     assert worst < 1e-6, worst
 
 
+def _real_cells(n_cells: int, n_genes: int, seed: int = 5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((n_cells, n_genes)) * 4 * (rng.random((n_cells, n_genes)) > 0.3)).astype(np.float32)
+
+
+def test_cells_context_vvp_equals_loop_over_cells(tiny_model, genes):
+    cells = _real_cells(3, len(genes))
+    mean = cells.mean(axis=0) + 0.1  # the reference value: the dataset mean, not the sample's
+    params = ExtractionParams(vvp_values=4, batch_size=5, chunk_sources=2, context="cells", n_cells=3)
+    feats = extract_features("vvp", tiny_model, genes, mean_values=mean, params=params, cell_values=cells)
+    grid = tiny_model.value_spec.grid(4)
+    for i in range(len(genes)):
+        for m, v in enumerate(grid):
+            diffs = []
+            for c in cells:
+                cell, ref = c.copy(), c.copy()
+                cell[i], ref[i] = v, mean[i]
+                diffs.append(_forward(tiny_model, genes, cell) - _forward(tiny_model, genes, ref))
+            np.testing.assert_allclose(feats.features[i, :, m], np.mean(diffs, axis=0), atol=1e-5)
+
+
+def test_cells_context_gt_equals_finite_differences_averaged_over_cells(genes):
+    model = make_model(genes, dtype=torch.float64, seed=3)
+    cells = _real_cells(2, len(genes)).astype(np.float64)
+    params = ExtractionParams(gt_values=3, batch_size=4, context="cells", n_cells=2)
+    feats = extract_features("gt", model, genes, params=params, cell_values=cells)
+    h, worst = 1e-5, 0.0
+    for i in range(len(genes)):
+        for t, v in enumerate(model.value_spec.grid(3).astype(np.float64)):
+            fd = []
+            for c in cells:
+                plus, minus = c.copy(), c.copy()
+                plus[i], minus[i] = v + h, v - h
+                fd.append((_forward(model, genes, plus) - _forward(model, genes, minus)) / (2 * h))
+            worst = max(worst, float(np.abs(feats.features[i, :, t] - np.mean(fd, axis=0)).max()))
+    assert worst < 1e-6, worst
+
+
+def test_cells_context_reads_a_fixed_sample_and_keys_the_cache_by_it(tiny_model, genes, tmp_path):
+    from ugrn_core.extract import FeatureCache, sample_cells
+
+    many = _real_cells(40, len(genes))
+    a, b = sample_cells(many, 6), sample_cells(many, 6)
+    np.testing.assert_array_equal(a, b)  # reproducible: a rerun reads the same cells
+    assert len(a) == 6 and len(sample_cells(many[:4], 6)) == 4
+    cache = FeatureCache(tmp_path)
+    params = ExtractionParams(vvp_values=3, context="cells", n_cells=6)
+    first = extract_features("vvp", tiny_model, genes, params=params, cache=cache, cell_values=many)
+    other = extract_features("vvp", tiny_model, genes, params=params, cache=cache, cell_values=many[::-1] + 0.5)
+    again = extract_features("vvp", tiny_model, genes, params=params, cache=cache, cell_values=many)
+    assert not np.allclose(first.features, other.features)  # other cells: not a stale cache hit
+    np.testing.assert_array_equal(first.features, again.features)
+    with pytest.raises(ValueError, match="needs the dataset's cells: pass cell_values"):
+        extract_features("gt", tiny_model, genes, params=params)
+
+
 def test_perturbation_equals_two_explicit_forwards(tiny_model, genes):
     mean = np.linspace(0.5, 2.5, len(genes)).astype(np.float32)
     feats = extract_features("pert", tiny_model, genes, mean_values=mean, params=ExtractionParams(batch_size=3))
@@ -105,13 +161,15 @@ class PlantedModel(ScGPTModel):
         return out + bump
 
 
+@pytest.mark.parametrize("context", ["cells", "background"])
 @pytest.mark.parametrize("method", ["gt", "vvp"])
-def test_planted_dependency_is_the_strongest_pair(genes, method):
+def test_planted_dependency_is_the_strongest_pair(genes, method, context):
     base = make_model(genes, seed=1)
     planted = PlantedModel(base.module.cfg, src=2, tgt=5)
     planted.load_state_dict(base.module.state_dict())
     model = FoundationModel(planted, base.vocab, base.value_spec, digest="planted")
-    score = extract_features(method, model, genes).score.copy()
+    params = ExtractionParams(context=context, n_cells=4)
+    score = extract_features(method, model, genes, params=params, cell_values=_real_cells(10, len(genes))).score.copy()
     np.fill_diagonal(score, -np.inf)
     assert np.unravel_index(np.argmax(score), score.shape) == (2, 5)
 
@@ -123,7 +181,7 @@ def test_sources_outside_panel_are_refused(tiny_model, genes):
 
 def test_progress_reports_reach_total(tiny_model, genes):
     seen = []
-    extract_features("gt", tiny_model, genes, params=ExtractionParams(gt_values=3, batch_size=4),
+    extract_features("gt", tiny_model, genes, params=ExtractionParams(gt_values=3, batch_size=4, context="background"),
                      progress=lambda d, t: seen.append((d, t)))
     assert seen[-1][0] == seen[-1][1] == len(genes) * 3
     assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))

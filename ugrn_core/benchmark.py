@@ -103,7 +103,8 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
             continue  # e.g. the dashboard's all-pairs extraction: nothing to add
         cb = (lambda d, t, m=method: progress(f"{bset.name}: {m}", d, t)) if progress else None
         bset.features[method] = extract_features(
-            method, model, bset.prepared.panel, sources, bset.prepared.mean_values, params, cache, cb
+            method, model, bset.prepared.panel, sources, bset.prepared.mean_values, params, cache, cb,
+            cell_values=bset.prepared.model_values,
         )
 
 

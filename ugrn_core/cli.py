@@ -56,7 +56,7 @@ def _extraction_params(a: argparse.Namespace):
     from .extract import ExtractionParams
 
     return ExtractionParams(
-        background=a.background, context=a.context, mask_folds=a.mask_folds, vvp_values=a.vvp_values, gt_values=a.gt_values,
+        background=a.background, context=a.context, mask_folds=a.mask_folds, n_cells=a.n_cells, vvp_values=a.vvp_values, gt_values=a.gt_values,
         emb_mode=a.emb_mode, batch_size=a.batch_size,
     )
 
@@ -229,10 +229,12 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
     """Virtual-cell, device and cache options: the same for ``extract`` and ``benchmark``
     (read back by ``_extraction_params``)."""
     p.add_argument("--background", type=float, default=None, help="virtual-cell background value (default: the model's typical expressed value)")
-    p.add_argument("--context", choices=["background", "masked", "partition"], default="background",
-                   help="VVP/GT virtual cell: other genes at --background (paper), all masked, or a partition "
-                        "into --mask-folds folds, each masked in one copy (targets read where masked; K x cost)")
+    p.add_argument("--context", choices=["cells", "background", "masked", "partition"], default="cells",
+                   help="VVP/GT virtual cell: the other genes hold the values of --n-cells real cells, outputs "
+                        "averaged over them (default; n x cost), all sit at --background (the paper's design), are "
+                        "all masked, or a partition into --mask-folds folds, each masked in one copy (K x cost)")
     p.add_argument("--mask-folds", type=int, default=3, help="folds of the partition context")
+    p.add_argument("--n-cells", type=int, default=8, help="real cells of the cells context (a fixed sample)")
     p.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
     p.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
     p.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")

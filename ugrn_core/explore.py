@@ -94,6 +94,16 @@ class Analysis:
     def score_columns(self) -> list[str]:
         return score_columns(self.edges())
 
+    def response_reference(self, source: str) -> tuple[float | None, str]:
+        """The source value VVP's response curve is measured from, and where the virtual
+        cells were made (for the curve's caption)."""
+        feats = self.results.get("vvp") or self.results.get("gt")
+        params = feats.params if feats is not None else {}
+        if params.get("context") == "cells":
+            value = float(self.prepared.mean_values[self.panel.index(source)])
+            return value, f"in {params.get('n_cells', 8)} real cells of the dataset (averaged), from the source at its mean"
+        return params.get("background"), "in a virtual cell with every other gene at the background value"
+
 
 def score_columns(edges: pd.DataFrame) -> list[str]:
     return [c for c in edges.columns if c not in ID_COLUMNS]
@@ -157,7 +167,7 @@ def pair_response(results: dict[str, PairFeatures], source: str, target: str) ->
     """How ``target`` responds as ``source`` is set along the value grid.
 
     Tidy ``method, quantity, value, response``: VVP's response curve (change of the target's
-    prediction from the background cell), GT's local slope dM_j/dv_i and the trajectory it
+    prediction from the reference cell), GT's local slope dM_j/dv_i and the trajectory it
     implies (the slope integrated along the grid from its first value, trapezoid rule).
     """
     rows = []

@@ -84,7 +84,8 @@ def run_extraction(
     for method in methods:
         cb = (lambda d, t, m=method: progress(m, d, t)) if progress else None
         out[method] = extract_features(
-            method, model, prepared.panel, sources, prepared.mean_values, params, cache, cb
+            method, model, prepared.panel, sources, prepared.mean_values, params, cache, cb,
+            cell_values=prepared.model_values,
         )
     return out
 

@@ -54,8 +54,9 @@ def rank_agreement_figure(corr: pd.DataFrame, labels: dict[str, str] | None = No
     return fig
 
 
-def pair_response_figure(curves: pd.DataFrame, source: str, target: str, background: float | None = None) -> go.Figure:
-    """VVP response curve and GT slope + implied trajectory of ``target`` along ``source``."""
+def pair_response_figure(curves: pd.DataFrame, source: str, target: str, reference: float | None = None) -> go.Figure:
+    """VVP response curve and GT slope + implied trajectory of ``target`` along ``source``;
+    ``reference`` (dashed) is the source value the VVP response is measured from."""
     fig = make_subplots(1, 2, subplot_titles=(
         f"VVP: change of {target} as {source} is set", f"GT: d{target}/d{source} and its integral",
     ))
@@ -68,8 +69,8 @@ def pair_response_figure(curves: pd.DataFrame, source: str, target: str, backgro
                                  line=dict(color=color, dash=dash)), 1, col)
     for col in (1, 2):
         fig.add_hline(y=0, line_color="#999", line_width=1, row=1, col=col)
-        if background is not None:
-            fig.add_vline(x=background, line_color="#bbb", line_dash="dash", row=1, col=col)
+        if reference is not None:
+            fig.add_vline(x=reference, line_color="#bbb", line_dash="dash", row=1, col=col)
         fig.update_xaxes(title_text=f"{source} value (model units)", row=1, col=col)
     fig.update_yaxes(title_text=f"change of predicted {target}", row=1, col=1)
     fig.update_layout(height=340, margin=dict(t=40, b=30, l=30, r=10), legend=dict(orientation="h", y=-0.25))

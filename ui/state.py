@@ -24,7 +24,7 @@ from ugrn_core.models.foundation import load_model
 from ugrn_core.pathways import read_gmt, regulon_gene_sets
 from ugrn_core.pipeline import prepare_data, run_extraction
 
-AUTO_RUN_SECONDS = 90  # extractions estimated below this start without a click
+AUTO_RUN_SECONDS = 180  # extractions estimated below this start without a click (the demo default: ~1-3 min on 2 CPU cores)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Settings:
     n_genes: int = 100
     keep: tuple[str, ...] = ()
     methods: tuple[str, ...] = METHODS
+    context: str = ExtractionParams().context  # VVP/GT virtual cells: "cells" or "background"
     network: str = "auto"  # "auto" (the demo truth for the demo), "none", or a path
 
     def network_spec(self) -> str | None:
@@ -45,7 +46,11 @@ class Settings:
     @property
     def key(self) -> tuple:
         """What the extraction depends on (shared by every session)."""
-        return (self.data, self.model, self.n_genes, self.keep, self.methods)
+        return (self.data, self.model, self.n_genes, self.keep, self.methods, self.context)
+
+    @property
+    def params(self) -> ExtractionParams:
+        return ExtractionParams(context=self.context)
 
     @property
     def session_key(self) -> tuple:
@@ -80,9 +85,10 @@ def cached_network(spec: str):
 
 @st.cache_resource(show_spinner="Timing the model on this panel…", max_entries=32)
 def cached_cost(key: tuple) -> CostEstimate:
-    data, model_spec, n_genes, keep, methods = key
+    data, model_spec, n_genes, keep, methods, context = key
     prepared = cached_prepared(data, model_spec, n_genes, keep)
-    return estimate_cost(cached_model(model_spec), prepared.panel, methods, mean_values=prepared.mean_values)
+    return estimate_cost(cached_model(model_spec), prepared.panel, methods, params=ExtractionParams(context=context),
+                         mean_values=prepared.mean_values)
 
 
 @st.cache_resource
@@ -128,11 +134,11 @@ def _run(s: Settings, model, prepared, estimate: CostEstimate) -> Analysis:
     results = {}
     for method in s.methods:
         t1 = time.perf_counter()
-        results.update(run_extraction(prepared, model, [method], cache=FeatureCache(), progress=progress))
+        results.update(run_extraction(prepared, model, [method], params=s.params, cache=FeatureCache(), progress=progress))
         timings[method] = time.perf_counter() - t1
         done_w += weights[method]
     bar.empty()
-    return Analysis(model, prepared, results, ExtractionParams(), data_label=s.data_label, timings=timings)
+    return Analysis(model, prepared, results, s.params, data_label=s.data_label, timings=timings)
 
 
 def current_analysis(home: bool = False) -> Analysis:

@@ -55,8 +55,9 @@ class ExtractionParams:
     """Virtual-cell settings. ``None`` means: take it from the model's ValueSpec.
 
     background: value of every non-source gene in a VVP/GT virtual cell.
-    context / mask_folds: what the other genes of a VVP/GT virtual cell hold: "background"
-        (the paper's design), "masked", or "partition" into ``mask_folds`` masked folds
+    context / mask_folds / n_cells: what the other genes of a VVP/GT virtual cell hold:
+        "background" (the paper's design), "masked", "partition" into ``mask_folds`` masked
+        folds, or "cells": ``n_cells`` real cells of the dataset, outputs averaged over them
         (see ``ExtractionContext``).
     fill: the visible context genes' value: "constant" (``background``) or "mean" (the
         dataset's mean cell; needs mean_values).
@@ -65,8 +66,9 @@ class ExtractionParams:
     """
 
     background: float | None = None
-    context: str = "background"
+    context: str = "cells"
     mask_folds: int = 3
+    n_cells: int = 8
     fill: str = "constant"
     vvp_values: int = 8
     gt_values: int = 8
@@ -85,8 +87,19 @@ class ExtractionParams:
 
     @property
     def copies(self) -> int:
-        """Model inputs per virtual cell (the partition context's masked folds)."""
-        return max(2, self.mask_folds) if self.context == "partition" else 1
+        """Model inputs per virtual cell (the partition context's masked folds, the cells context's cells)."""
+        if self.context == "partition":
+            return max(2, self.mask_folds)
+        return max(1, self.n_cells) if self.context == "cells" else 1
+
+
+def sample_cells(cell_values: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """A fixed sample of ``n`` cells (rows), so a rerun reads the same cells and hits the cache."""
+    cell_values = np.asarray(cell_values, dtype=np.float32)
+    if len(cell_values) <= n:
+        return cell_values
+    rows = np.sort(np.random.default_rng(seed).choice(len(cell_values), n, replace=False))
+    return cell_values[rows]
 
 
 def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None = None) -> int:
@@ -123,13 +136,16 @@ def extract_features(
     params: ExtractionParams | None = None,
     cache: FeatureCache | None = None,
     progress: Progress | None = None,
+    cell_values: np.ndarray | None = None,
 ) -> PairFeatures:
     """Features for every ordered pair (source -> target) among ``genes``.
 
     genes: the panel (targets and the virtual cell's context), all in the model's vocabulary.
     sources: subset of ``genes`` to use as sources (default: all).
     mean_values: the dataset's mean expression in model units, aligned to ``genes``
-        (needed by ``pert`` only).
+        (needed by ``pert``; the ``cells`` context's reference values).
+    cell_values: the dataset's cells in model units (cells x ``genes``), needed by the
+        ``cells`` context, which reads a fixed sample of ``params.n_cells`` of them.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -137,15 +153,22 @@ def extract_features(
     progress = progress or no_progress
     genes = list(genes)
     sources = genes if sources is None else list(sources)
-    background = params.resolved_background(model)
-    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size, params.context,
-                            params.mask_folds, params.fill if method in ("vvp", "gt") else "constant")
-    missing = [s for s in sources if s not in ctx.index]
+    panel = set(genes)
+    missing = [s for s in sources if s not in panel]
     if missing:
         raise GeneNotFoundError(
             f"Source gene(s) {missing[:10]} are not in the gene panel. Add them to the panel "
             "(always-include genes) or pick sources from it."
         )
+    background = params.resolved_background(model)
+    reads_cells = method in ("vvp", "gt") and params.context == "cells"
+    if reads_cells and cell_values is None:
+        raise ValueError("The 'cells' virtual-cell context needs the dataset's cells: pass cell_values "
+                         "(cells x genes, model units), or choose another context, e.g. context='background'.")
+    cells = sample_cells(cell_values, params.n_cells) if reads_cells else None
+    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size,
+                            params.context if method in ("vvp", "gt") else "background",
+                            params.mask_folds, params.fill if method in ("vvp", "gt") else "constant", cells)
     grid = params.grid(model, method) if method in ("vvp", "gt") else None
     pos_all = np.array([ctx.index[s] for s in sources], dtype=np.int64)
 
@@ -154,6 +177,7 @@ def extract_features(
         background if method in ("vvp", "gt") else None,
         None if method not in ("vvp", "gt") or params.context == "background" else (params.context, params.copies),
         np.asarray(mean_values, dtype=np.float32) if method in ("vvp", "gt") and params.fill == "mean" else None,
+        (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
         grid, params.emb_mode if method == "emb" else None,
         np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
     ]
@@ -192,5 +216,5 @@ def extract_features(
 
 __all__ = [
     "METHODS", "METHOD_LABELS", "SCORE_HELP", "ExtractionParams", "PairFeatures",
-    "FeatureCache", "extract_features", "forwards_needed",
+    "FeatureCache", "extract_features", "forwards_needed", "sample_cells",
 ]

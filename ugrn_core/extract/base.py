@@ -60,7 +60,7 @@ class PairFeatures:
             return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"])
 
 
-CONTEXTS = ("background", "masked", "partition")
+CONTEXTS = ("background", "masked", "partition", "cells")
 
 
 @dataclass
@@ -77,6 +77,10 @@ class ExtractionContext:
       and shows the rest at ``background``, and each target is read from the copy that
       hides it. Every read is a trained masked prediction, made with most of the panel
       visible (1/folds hidden, near the training mask ratio), at ``folds`` x the cost.
+    - ``cells``: the other genes hold a real cell's values; each virtual cell is made in
+      every one of the ``cells`` (a fixed sample of the dataset) and each target's output is
+      averaged over them. The inputs look like the cells the model was trained on, at
+      ``len(cells)`` x the cost; the source's reference value is its dataset mean.
     """
 
     model: FoundationModel
@@ -87,6 +91,7 @@ class ExtractionContext:
     context: str = "background"
     folds: int = 3
     fill: str = "constant"  # visible context genes: the constant ``background``, or the dataset's mean cell
+    cells: np.ndarray | None = None  # [C, n] real cells in model units (the ``cells`` context)
 
     def __post_init__(self) -> None:
         if self.context not in CONTEXTS:
@@ -95,7 +100,12 @@ class ExtractionContext:
         self.index = {g: i for i, g in enumerate(self.genes)}
         n, dev, dt = self.n_genes, self.model.device, self.model.dtype
         mask = float(self.model.value_spec.mask_value)
-        if self.fill == "mean":
+        if self.context == "cells":
+            if self.cells is None or len(self.cells) == 0:
+                raise ValueError("The 'cells' context needs real cells from the dataset (cell_values).")
+            cells = np.asarray(self.cells, dtype=np.float64)
+            visible = cells.mean(axis=0) if self.mean_values is None else np.asarray(self.mean_values, dtype=np.float64)
+        elif self.fill == "mean":
             if self.mean_values is None:
                 raise ValueError("fill='mean' needs the dataset's mean values (mean_values).")
             visible = np.asarray(self.mean_values, dtype=np.float64)
@@ -109,7 +119,12 @@ class ExtractionContext:
             bases = np.where(fold[None, :] == np.arange(k)[:, None], mask, visible[None, :])
         else:
             fold = np.zeros(n, dtype=np.int64)
-            bases = np.full((1, n), mask) if self.context == "masked" else visible[None, :]
+            if self.context == "cells":
+                bases = cells
+            elif self.context == "masked":
+                bases = np.full((1, n), mask)
+            else:
+                bases = visible[None, :]
         self.visible = torch.as_tensor(visible, dtype=dt, device=dev)  # [n]: a source's reference value
         self.n_copies = len(bases)
         self.bases = torch.as_tensor(bases, dtype=dt, device=dev)  # [K, n]
@@ -132,8 +147,11 @@ class ExtractionContext:
         return cells.reshape(b * self.n_copies, self.n_genes)
 
     def read_targets(self, out: torch.Tensor) -> torch.Tensor:
-        """``[b * K, n] -> [b, n]``: each target from the copy whose context hides it."""
+        """``[b * K, n] -> [b, n]``: each target from the copy whose context hides it, or
+        (``cells``) averaged over the real cells."""
         out = out.reshape(-1, self.n_copies, self.n_genes)
+        if self.context == "cells":
+            return out.mean(dim=1)
         return out.gather(1, self.fold_of.expand(len(out), 1, -1)).squeeze(1)
 
 
