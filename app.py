@@ -14,7 +14,7 @@ import streamlit as st
 from ugrn_core.data.io import SUBSAMPLE_NOTE, save_upload
 from ugrn_core.data.preprocess import qc_tables
 from ugrn_core.errors import UGRNError
-from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP
+from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP, ExtractionParams
 from ugrn_core.extract.cost import format_seconds
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
@@ -25,14 +25,15 @@ st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 DATA_KINDS = ("Demo", "Upload a file", "Path on this machine")
 MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
 NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
+N_CELLS = ExtractionParams().n_cells
 CONTEXT_LABELS = {
-    "cells": "Real cells (8 cells of this dataset)",
-    "background": "One background value (the paper's design, ~8x faster)",
+    "cells": f"Real cells ({N_CELLS} cells of this dataset)",
+    "background": f"One background value (the paper's design, ~{N_CELLS}x faster)",
 }
-CONTEXT_HELP = ("What the genes other than the source hold in a VVP/GT virtual cell. **Real cells**: the values "
-                "of 8 fixed cells of this dataset, the model's outputs averaged over them; on the demo this reads "
-                "regulation clearly better (bench/results/recipes.md). **Background**: every other gene at one "
-                "typical value, as in the UGRN paper; 8x cheaper. The command line offers two more (masked, partition).")
+CONTEXT_HELP = (f"What the genes other than the source hold in a VVP/GT virtual cell. **Real cells**: the values "
+                f"of {N_CELLS} fixed cells of this dataset, the model's outputs averaged over them; on the demo this "
+                "reads regulation clearly better (bench/results/recipes.md). **Background**: every other gene at one "
+                f"typical value, as in the UGRN paper; {N_CELLS}x cheaper. The command line offers two more (masked, partition).")
 
 
 def bound(widget, label: str, key: str, default, **kwargs):

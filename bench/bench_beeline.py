@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ugrn_core.benchmark import load_benchmark_set, run_benchmark  # noqa: E402
 from ugrn_core.extract import ExtractionParams, FeatureCache  # noqa: E402
+from ugrn_core.extract.base import CONTEXTS  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402
 
 SHARED = Path(os.environ.get("UGRN_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -44,7 +45,7 @@ def main() -> int:
     p.add_argument("--n-genes", type=int, default=300)
     p.add_argument("--classical", default="pearson,spearman,grnboost")
     p.add_argument("--device", default="auto")
-    p.add_argument("--context", default="cells", choices=["cells", "background", "masked", "partition"],
+    p.add_argument("--context", default=ExtractionParams().context, choices=CONTEXTS,
                    help="VVP/GT virtual cells (translator.md section 2 ran with background, the default of its day)")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     a = p.parse_args()

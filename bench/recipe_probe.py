@@ -94,9 +94,10 @@ def probe(name: str, overrides: dict, contexts: list[str], checkpoint: str | Non
            "train_s": m["train_seconds"],
            "pearson": auroc(y, [abs(C[idx[regs[i]], j]) for i, j in pairs])}
     V = to_model_values(X, model.value_spec)
+    mean = V.mean(axis=0)
     for ctx in contexts:
         for method in ("vvp", "gt"):
-            f = extract_features(method, model, genes, sources=regs, mean_values=V.mean(axis=0), cell_values=V,
+            f = extract_features(method, model, genes, sources=regs, mean_values=mean, cell_values=V,
                                  params=ExtractionParams(context=ctx, n_cells=n_cells, vvp_values=grid, gt_values=grid))
             row[f"{method}_{ctx}"] = auroc(y, [f.score[i, j] for i, j in pairs])
     if "cells" in contexts:

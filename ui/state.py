@@ -24,7 +24,7 @@ from ugrn_core.models.foundation import load_model
 from ugrn_core.pathways import read_gmt, regulon_gene_sets
 from ugrn_core.pipeline import prepare_data, run_extraction
 
-AUTO_RUN_SECONDS = 180  # extractions estimated below this start without a click (the demo default: ~1-3 min on 2 CPU cores)
+AUTO_RUN_SECONDS = 180  # extractions estimated below this start without a click (the demo default: 151 s on one CPU core)
 
 
 @dataclass(frozen=True)

@@ -161,22 +161,20 @@ def extract_features(
             "(always-include genes) or pick sources from it."
         )
     background = params.resolved_background(model)
-    reads_cells = method in ("vvp", "gt") and params.context == "cells"
-    if reads_cells and cell_values is None:
-        raise ValueError("The 'cells' virtual-cell context needs the dataset's cells: pass cell_values "
-                         "(cells x genes, model units), or choose another context, e.g. context='background'.")
-    cells = sample_cells(cell_values, params.n_cells) if reads_cells else None
+    virtual = method in ("vvp", "gt")  # the methods that build virtual cells in a context
+    reads_cells = virtual and params.context == "cells"
+    cells = sample_cells(cell_values, params.n_cells) if reads_cells and cell_values is not None else None
     ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size,
-                            params.context if method in ("vvp", "gt") else "background",
-                            params.mask_folds, params.fill if method in ("vvp", "gt") else "constant", cells)
-    grid = params.grid(model, method) if method in ("vvp", "gt") else None
+                            params.context if virtual else "background", params.mask_folds,
+                            params.fill if virtual else "constant", cells)
+    grid = params.grid(model, method) if virtual else None
     pos_all = np.array([ctx.index[s] for s in sources], dtype=np.int64)
 
     key_parts = [
         method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
-        background if method in ("vvp", "gt") else None,
-        None if method not in ("vvp", "gt") or params.context == "background" else (params.context, params.copies),
-        np.asarray(mean_values, dtype=np.float32) if method in ("vvp", "gt") and params.fill == "mean" else None,
+        background if virtual else None,
+        None if not virtual or params.context == "background" else (params.context, params.copies),
+        np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
         (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
         grid, params.emb_mode if method == "emb" else None,
         np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,

@@ -102,7 +102,8 @@ class ExtractionContext:
         mask = float(self.model.value_spec.mask_value)
         if self.context == "cells":
             if self.cells is None or len(self.cells) == 0:
-                raise ValueError("The 'cells' context needs real cells from the dataset (cell_values).")
+                raise ValueError("The 'cells' virtual-cell context needs the dataset's cells: pass cell_values "
+                                 "(cells x genes, model units), or choose another context, e.g. context='background'.")
             cells = np.asarray(self.cells, dtype=np.float64)
             visible = cells.mean(axis=0) if self.mean_values is None else np.asarray(self.mean_values, dtype=np.float64)
         elif self.fill == "mean":

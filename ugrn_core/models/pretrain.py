@@ -205,6 +205,7 @@ def pretrain(
     steps_per_epoch = sum(math.ceil(len(tr) / cfg.batch_size) for tr, *_ in groups)
     total_steps = cfg.epochs * steps_per_epoch
     warmup = max(1, steps_per_epoch)
+
     def lr_factor(s: int) -> float:
         decay = 1.0 if cfg.lr_schedule == "constant" else 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
         return min(1.0, (s + 1) / warmup) * decay
