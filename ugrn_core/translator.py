@@ -15,7 +15,6 @@ logistic coefficients, settings) plus one ``<name>.pt`` state dict per MLP, load
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from torch import nn
 
 from .errors import CheckpointError, DataError
 from .extract.base import PairFeatures
+from .training import EarlyStopping
 
 ENSEMBLE = "ensemble"
 ENSEMBLE_OF = ("vvp", "gt")
@@ -148,7 +148,7 @@ class Translator:
         Xt, yt = torch.from_numpy(Z), torch.from_numpy(y)
         has_val = Z_val is not None and len(np.unique(y_val)) == 2
         Xv, yv = (torch.from_numpy(Z_val), torch.from_numpy(y_val)) if has_val else (Xt, yt)
-        best, best_state, bad = math.inf, None, 0
+        stopper = EarlyStopping(cfg.patience, min_delta=1e-5)
         self.history = []
         for epoch in range(1, cfg.epochs + 1):
             self.module.train()
@@ -163,15 +163,9 @@ class Translator:
             with torch.no_grad():
                 val = float(loss_fn(self.module(Xv), yv))
             self.history.append(val)
-            if val < best - 1e-5:
-                best, bad = val, 0
-                best_state = {k: t.detach().clone() for k, t in self.module.state_dict().items()}
-            else:
-                bad += 1
-                if bad >= cfg.patience:
-                    break
-        self.module.load_state_dict(best_state)
-        self.module.eval()
+            if stopper.update(val, self.module):
+                break
+        stopper.restore(self.module).eval()
 
     def logits(self, X: np.ndarray) -> np.ndarray:
         if self.mean is None:

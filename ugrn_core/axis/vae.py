@@ -10,12 +10,13 @@ a minute or two.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
+
+from ..training import EarlyStopping
 
 SCALE = 1e4  # decoded expression is reported per 10,000 counts (as normalize_total)
 
@@ -138,7 +139,8 @@ def fit_vae(
     val, train = order[:n_val], order[n_val:]
     module = NBVAE(X.shape[1], cfg.n_latent, cfg.hidden, aux=y is not None)
     opt = torch.optim.Adam(module.parameters(), lr=cfg.lr)
-    best, best_state, bad, history = np.inf, None, 0, []
+    # Before the KL weight reaches 1 the loss is not comparable: those epochs do not count.
+    stopper, history = EarlyStopping(cfg.patience, min_delta=1e-3, warmup=max(cfg.kl_warmup, 1) - 1), []
     for epoch in range(1, cfg.epochs + 1):
         module.train()
         kl_w = min(1.0, epoch / max(cfg.kl_warmup, 1))
@@ -155,15 +157,9 @@ def fit_vae(
         history.append({"epoch": epoch, "val_loss": float(v), "val_nll": float(nll), "val_kl": float(kl)})
         if progress:
             progress(epoch, cfg.epochs, history[-1])
-        if epoch >= cfg.kl_warmup and float(v) < best - 1e-3:
-            best, best_state, bad = float(v), copy.deepcopy(module.state_dict()), 0
-        elif epoch >= cfg.kl_warmup:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    if best_state is not None:
-        module.load_state_dict(best_state)
-    module.eval()
+        if stopper.update(float(v), module):
+            break
+    stopper.restore(module).eval()
     for p in module.parameters():
         p.requires_grad_(False)
     return TrainedVAE(module, list(genes), cfg, history, label_name)
