@@ -90,7 +90,7 @@ def epoch_printer(label: str):
     t0 = time.perf_counter()
 
     def show(epoch: int, total: int, h: dict) -> None:
-        print(f"  [{label}] epoch {epoch}/{total} train {h['train_mse']:.4f} val {h['val_mse']:.4f} "
+        print(f"  [{label}] epoch {epoch}/{total} train {h['train_loss']:.4f} val {h['val_mse']:.4f} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return show
 

@@ -39,7 +39,7 @@ def test_pretrain_on_stacked_data_trains_and_scores_per_dataset():
     res = pretrain(X, genes, PretrainConfig(epochs=2, nlayers=1, d_model=16, nhead=2, d_hid=32, baseline_genes=6), device="cpu")
     m = res.metrics
     assert m["datasets"] == 2 and len(res.vocab.genes) == 8
-    assert all(math.isfinite(h["train_mse"]) and math.isfinite(h["val_mse"]) for h in m["history"])
+    assert all(math.isfinite(h["train_loss"]) and math.isfinite(h["val_mse"]) for h in m["history"])
     assert math.isfinite(m["mse_model"]) and m["n_masked"] > 0
 
 

@@ -110,7 +110,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from .data.io import read_dataset
     from .data.preprocess import dense_matrix, preprocess, select_panel, stack_datasets
-    from .models.pretrain import PretrainConfig, format_metrics, pretrain, save_pretrained
+    from .models.pretrain import PretrainConfig, contract_message, format_metrics, pretrain, save_pretrained
 
     sources = [d for item in a.data for d in item.split(",") if d]
     adatas = {}
@@ -127,20 +127,24 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         print(f"Stacked {len(adatas)} datasets: {len(X)} cells, {len(genes)} genes in the union "
               f"(each dataset's {a.n_genes} most variable; unmeasured genes are never shown to the model)")
     cfg = PretrainConfig(
-        epochs=a.epochs, nlayers=a.layers, d_model=a.d_model, nhead=a.heads, d_hid=a.d_hid or 2 * a.d_model,
-        mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr, batch_size=a.batch_size,
-        value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len, lr_schedule=a.lr_schedule,
-        attention=a.attention, mask_range=tuple(a.mask_range),
+        epochs=a.epochs, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
+        d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
+        batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
+        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range),
     )
-    print(f"Pretraining on {len(X)} cells x {len(genes)} genes: {cfg.nlayers} layers, d={cfg.d_model}, up to {cfg.epochs} epochs")
+    print(f"Pretraining on {len(X)} cells x {len(genes)} genes")
 
-    def progress(epoch: int, total: int, h: dict) -> None:
-        print(f"  epoch {epoch:3d}/{total}  train {h['train_mse']:.4f}  held-out {h['val_mse']:.4f}", flush=True)
+    def progress(step: int, total: int, h: dict) -> None:
+        print(f"  step {step:5d}/{total}  train loss {h['train_loss']:.4f}  held-out {h['val_mse']:.4f}  {h['seconds']:.0f} s",
+              flush=True)
 
-    result = pretrain(X, genes, cfg, device=a.device, progress=progress)
+    result = pretrain(X, genes, cfg, device=a.device, progress=progress, announce=lambda text: print(text, flush=True))
     folder = save_pretrained(result, a.out, data_description=",".join(sources))
     print(format_metrics(result.metrics))
     print(f"Wrote checkpoint folder {folder} (args.json, vocab.json, best_model.pt, metrics.json); use it with --model {folder}")
+    warning = contract_message(result.metrics)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -269,7 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, action="append",
                    help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'; repeat (or comma-separate) to pretrain on several datasets")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
-    t.add_argument("--epochs", type=int, default=40)
+    t.add_argument("--budget", type=float, default=1200.0,
+                   help="time budget in seconds: training plans its steps from the data's size and does not stop "
+                        "early while the model is no better than the ridge reference, up to this budget")
+    t.add_argument("--epochs", type=int, default=None,
+                   help="fix the length instead of the data-scaled plan (no extension past it)")
+    t.add_argument("--output", choices=["residual", "plain"], default="plain",
+                   help="residual: each gene's mean + its spread x the decoder, standardised loss; plain: scGPT's output")
     t.add_argument("--layers", type=int, default=4)
     t.add_argument("--d-model", type=int, default=64)
     t.add_argument("--heads", type=int, default=4)

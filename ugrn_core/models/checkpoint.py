@@ -27,6 +27,7 @@ from .vocab import PAD_TOKEN, GeneVocab
 REQUIRED_FILES = ("args.json", "vocab.json", "best_model.pt")
 VALUE_SPEC_KEY = "ugrn_value_spec"
 HIDE_MASKED_KEYS = "ugrn_hide_masked_keys"  # our attention-pattern option; scGPT ignores it
+GENE_AFFINE = "ugrn_gene_affine"  # our per-gene output affine (buffers ugrn_gene_mean/scale)
 
 _RENAMES = (
     (".self_attn.Wqkv.weight", ".self_attn.in_proj_weight"),
@@ -81,6 +82,7 @@ def _config_from_args(args: dict, ntoken: int, pad_idx: int | None) -> ScGPTConf
             pad_idx=pad_idx,
             pre_norm=bool(args.get("pre_norm", False)),
             hide_masked_keys=bool(args.get(HIDE_MASKED_KEYS, False)),
+            gene_affine=bool(args.get(GENE_AFFINE, False)),
             mask_value=float(args.get("mask_value", -1)),
         )
     except (TypeError, ValueError) as exc:
@@ -223,6 +225,8 @@ def write_checkpoint(
     }
     if cfg.hide_masked_keys:  # only when set, so other checkpoints stay byte-identical to scGPT's
         args[HIDE_MASKED_KEYS] = True
+    if cfg.gene_affine:
+        args[GENE_AFFINE] = True
     args.update(extra_args or {})
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     if flash_naming:

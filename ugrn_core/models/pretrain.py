@@ -5,7 +5,9 @@ of their own data in minutes on CPU, and the result is an ordinary scGPT checkpo
 Because a model that learned nothing would make every extractor print noise with
 confidence, training ends by scoring held-out cells against two references — each gene's
 training mean, and a ridge regression of the masked gene from the same cell's other genes
-— and writes them to ``metrics.json`` beside the weights.
+— and writes them to ``metrics.json`` beside the weights. Learning is a contract: training
+does not stop early while the model is no better than ridge, and when its time budget is
+spent without beating it, :func:`contract_message` says how far it got and what to try.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from typing import Callable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ..training import EarlyStopping
 from .checkpoint import write_checkpoint
 from .foundation import CLS_VALUE, resolve_device
 from .scgpt import ScGPTConfig, ScGPTModel
@@ -30,7 +32,24 @@ from .vocab import CLS_TOKEN, PAD_TOKEN, GeneVocab
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 40
+    """The pretraining recipe (``bench/results/pretrain_family.md`` says how it was chosen).
+
+    Training length is planned in optimiser steps from the data's size (``planned_epochs``
+    passes over the cells, at least ``min_steps``, at most ``max_planned_steps``) and bounded
+    by a wall-clock ``budget_s``. It never stops early before ``min_steps``, nor while the
+    held-out error is above the ridge reference (the learning contract): then it goes on
+    until the budget is spent. ``epochs`` fixes the length instead (no plan, no extension).
+    """
+
+    epochs: int | None = None
+    budget_s: float = 1200.0
+    planned_epochs: float = 60.0
+    min_steps: int = 1500
+    max_planned_steps: int = 12000
+    eval_every: int | None = None  # steps between held-out evaluations (default: about one epoch, 50-250)
+    warmup_steps: int = 100
+    lr_reductions: int = 2  # on a plateau after beating the references: halve the LR this many times
+    output: str = "plain"  # "residual": gene mean + gene spread x decoder, standardised loss; "plain": scGPT's
     nlayers: int = 4
     d_model: int = 64
     nhead: int = 4
@@ -40,14 +59,15 @@ class PretrainConfig:
     mask_schedule: str = "fixed"  # "fixed": mask_ratio; "uniform": a ratio per batch drawn from U(mask_range)
     mask_range: tuple[float, float] = (0.15, 0.9)
     attention: str = "full"  # "full" (scGPT) or "visible": masked genes are never attended to
-    lr_schedule: str = "constant"  # one epoch of warm-up, then "constant" or "cosine" decay (bench/results/recipes.md)
+    lr_schedule: str = "constant"  # after warm-up, "constant" or "cosine" decay over the planned steps
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 1e-4
     value_transform: str = "log1p"
     n_bins: int = 51
-    val_fraction: float = 0.1
-    patience: int = 8
+    val_fraction: float = 0.1  # cells for early stopping; as many again, never used for a choice, for the check
+    max_eval_cells: int = 256
+    patience: int = 8  # evaluations without improvement
     seed: int = 0
     baseline_genes: int = 200
     max_seq_len: int = 128  # genes per training sequence (random subset per batch, as scGPT)
@@ -55,9 +75,11 @@ class PretrainConfig:
     def __post_init__(self) -> None:
         """Refuse an unknown choice here, before any data is prepared or a step is taken."""
         for name, allowed in (("mask_schedule", ("fixed", "uniform")), ("attention", ("full", "visible")),
-                              ("lr_schedule", ("constant", "cosine"))):
+                              ("lr_schedule", ("constant", "cosine")), ("output", ("residual", "plain"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose {' or '.join(map(repr, allowed))}.")
+        if self.budget_s <= 0:
+            raise ValueError(f"budget_s must be positive (got {self.budget_s}).")
 
 
 @dataclass
@@ -120,32 +142,120 @@ def availability_groups(V: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     return group.ravel(), genes
 
 
-def reference_errors(V_train: np.ndarray, V_val: np.ndarray, mask_val: np.ndarray, genes_idx: np.ndarray) -> dict:
-    """Held-out masked-value MSE of the two references on the evaluated genes.
+def ridge_predictions(V_train: np.ndarray, evals: list[tuple[np.ndarray, np.ndarray]], genes_idx) -> list[dict]:
+    """The two references' squared errors on each evaluation set ``(V, mask)``.
 
     gene mean: predict each masked value by the gene's training mean.
     ridge: per gene, a ridge regression from the cell's other genes (masked ones replaced
-    by their training means, as the model sees them masked) fitted on training cells, its
-    penalty chosen by leave-one-out cross-validation so that a small dataset (a few hundred
-    cells, as many genes) gets a fair reference rather than an overfitted one.
+    by their training means, as the model sees them masked) fitted once on training cells,
+    its penalty chosen by leave-one-out cross-validation so that a small dataset (a few
+    hundred cells, as many genes) gets a fair reference rather than an overfitted one.
+    Returns, per evaluation set, ``{"se_gene_mean", "se_ridge", "n_masked"}``.
     """
     from sklearn.linear_model import RidgeCV
 
     mu = V_train.mean(axis=0)
-    Xv = np.where(mask_val, mu[None, :], V_val)
-    se_mean = se_ridge = 0.0
-    n = 0
+    out = [{"se_gene_mean": 0.0, "se_ridge": 0.0, "n_masked": 0} for _ in evals]
+    filled = [np.where(mask, mu[None, :], V) for V, mask in evals]
     for g in genes_idx:
-        rows = mask_val[:, g]
-        if not rows.any():
+        if not any(mask[:, g].any() for _, mask in evals):
             continue
-        truth = V_val[rows, g]
-        se_mean += float(((truth - mu[g]) ** 2).sum())
         others = np.delete(np.arange(V_train.shape[1]), g)
         reg = RidgeCV(alphas=RIDGE_ALPHAS).fit(V_train[:, others], V_train[:, g])
-        se_ridge += float(((reg.predict(Xv[rows][:, others]) - truth) ** 2).sum())
-        n += int(rows.sum())
-    return {"mse_gene_mean": se_mean / max(n, 1), "mse_ridge": se_ridge / max(n, 1), "n_masked": n}
+        for res, (V, mask), Xf in zip(out, evals, filled):
+            rows = mask[:, g]
+            if rows.any():
+                truth = V[rows, g]
+                res["se_gene_mean"] += float(((truth - mu[g]) ** 2).sum())
+                res["se_ridge"] += float(((reg.predict(Xf[rows][:, others]) - truth) ** 2).sum())
+                res["n_masked"] += int(rows.sum())
+    return out
+
+
+def reference_errors(V_train: np.ndarray, V_val: np.ndarray, mask_val: np.ndarray, genes_idx) -> dict:
+    """Held-out masked-value MSE of the gene-mean and ridge references on one set."""
+    r = ridge_predictions(V_train, [(V_val, mask_val)], genes_idx)[0]
+    n = max(r["n_masked"], 1)
+    return {"mse_gene_mean": r["se_gene_mean"] / n, "mse_ridge": r["se_ridge"] / n, "n_masked": r["n_masked"]}
+
+
+@dataclass
+class TrainingPlan:
+    """How long pretraining runs, decided from the data before the first step."""
+
+    steps_per_epoch: int
+    planned_steps: int
+    min_steps: int
+    eval_every: int
+    budget_s: float
+    fixed: bool
+
+    def describe(self, n_cells: int) -> str:
+        if self.fixed:
+            return (f"fixed length: {self.planned_steps} steps ({self.planned_steps // max(self.steps_per_epoch, 1)} "
+                    f"epochs of {self.steps_per_epoch} steps), time budget {self.budget_s:.0f} s")
+        return (f"{self.planned_steps} planned steps for {n_cells} training cells "
+                f"({self.planned_steps / max(self.steps_per_epoch, 1):.0f} passes of {self.steps_per_epoch} steps; "
+                f"at least {self.min_steps}); held-out check every {self.eval_every} steps; no early stop before "
+                f"{self.min_steps} steps or while the model does not beat the ridge reference; "
+                f"time budget {self.budget_s:.0f} s")
+
+
+def plan_training(cfg: PretrainConfig, n_train_cells_per_group: list[int]) -> TrainingPlan:
+    """Steps scale with the data (``planned_epochs`` passes) within ``[min_steps, max_planned_steps]``:
+    a 300-cell dataset gets as many steps as it needs to leave the gene-mean plateau, a
+    5,000-cell one is not cut short by an epoch count tuned elsewhere."""
+    spe = max(1, sum(math.ceil(n / cfg.batch_size) for n in n_train_cells_per_group))
+    if cfg.epochs is not None:
+        return TrainingPlan(spe, cfg.epochs * spe, 0, spe, cfg.budget_s, fixed=True)
+    planned = int(min(max(cfg.planned_epochs * spe, cfg.min_steps), cfg.max_planned_steps))
+    every = cfg.eval_every or int(min(max(spe, 50), 250))
+    return TrainingPlan(spe, planned, min(cfg.min_steps, planned), every, cfg.budget_s, fixed=False)
+
+
+def _split_cells(n: int, cfg: PretrainConfig, rng: np.random.Generator):
+    """Training cells; selection cells (early stopping, best state); check cells (the
+    reported comparison with the references, never used for a choice)."""
+    if n < 3:
+        raise ValueError(f"Pretraining needs at least 3 cells (got {n}).")
+    order = rng.permutation(n)
+    n_val = min(max(1, int(round(cfg.val_fraction * n))), (n - 1) // 2)
+    return np.sort(order[2 * n_val:]), np.sort(order[:n_val]), np.sort(order[n_val:2 * n_val])
+
+
+@dataclass
+class _Group:
+    """Cells that measured the same genes (one per stacked dataset)."""
+
+    train: np.ndarray
+    select: np.ndarray
+    check: np.ndarray
+    cols: np.ndarray
+    pick: np.ndarray  # genes scored by the held-out comparison
+    select_mask: np.ndarray
+    check_mask: np.ndarray
+
+
+def _gene_stats(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-gene mean and spread over training cells (NaN = not measured), spread floored so
+    a near-constant gene does not get an exploding standardised loss."""
+    with np.errstate(all="ignore"):
+        mean = np.nan_to_num(np.nanmean(V, axis=0), nan=0.0)
+        sd = np.nan_to_num(np.nanstd(V, axis=0), nan=1.0)
+    return mean.astype(np.float32), np.maximum(sd, 0.05).astype(np.float32)
+
+
+def _comparison(model, ids, V_t, groups, which: str, spec, cls_id) -> float:
+    se = n = 0.0
+    for g in groups:
+        cells = getattr(g, which)
+        mask = getattr(g, f"{which}_mask")
+        if len(cells) and mask.any():
+            cols_t = torch.as_tensor(g.cols, device=V_t.device)
+            s_, n_ = masked_error(model, ids[cols_t], V_t[torch.as_tensor(cells, device=V_t.device)][:, cols_t],
+                                  torch.as_tensor(mask, device=V_t.device), spec, cls_id, total=True)
+            se, n = se + s_, n + n_
+    return se / max(n, 1)
 
 
 def pretrain(
@@ -154,144 +264,206 @@ def pretrain(
     config: PretrainConfig | None = None,
     device: str = "auto",
     progress: Callable[[int, int, dict], None] | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> PretrainResult:
     """Train on log-normalised expression ``X_lognorm`` (cells x genes).
 
     NaN marks a gene not measured in a cell's dataset: several datasets with different
     gene sets can be stacked and pretrained together (see ``stack_datasets``).
+    ``progress(step, planned_steps, record)`` is called at every held-out evaluation;
+    ``announce(text)`` once before the first step, with the recipe and why.
     """
     cfg = config or PretrainConfig()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     dev = resolve_device(device)
     V_all = to_model_values(X_lognorm, ValueSpec(transform=cfg.value_transform, n_bins=cfg.n_bins))
-    group, group_genes = availability_groups(V_all)
-    order = rng.permutation(len(V_all))
-    n_val = max(1, int(round(cfg.val_fraction * len(V_all))))
-    val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    train_idx, select_idx, check_idx = _split_cells(len(V_all), cfg, rng)
     spec = fit_value_spec(np.nan_to_num(V_all[train_idx], nan=0.0), cfg.value_transform, cfg.n_bins)
+    groups, references = _prepare_groups(V_all, train_idx, select_idx, check_idx, cfg, rng)
+    plan = plan_training(cfg, [len(g.train) for g in groups])
 
     vocab = GeneVocab.from_genes(genes)
+    model = _build_model(cfg, vocab, spec, V_all[train_idx], genes).to(dev)
+    cls_id = vocab.index_of(CLS_TOKEN)
+    ids = torch.as_tensor(vocab.ids(genes), device=dev)
+    V_t = torch.as_tensor(np.nan_to_num(V_all, nan=0.0), device=dev)
+    select_ref = references["select"]
+    if announce:
+        announce(describe_recipe(cfg, plan, len(train_idx), select_ref))
+    loop = _train(model, ids, V_t, groups, plan, cfg, spec, cls_id, select_ref, progress)
+    model.eval().cpu()
+
+    check = _comparison(model, ids.cpu(), V_t.cpu(), groups, "check", spec, cls_id)
+    ref = references["check"]
+    mse_mean, mse_ridge = ref["mse_gene_mean"], ref["mse_ridge"]
+    skill_ridge = 1.0 - check / max(mse_ridge, 1e-12)
+    metrics = {
+        "heldout_cells": int(len(check_idx)),
+        "selection_cells": int(len(select_idx)),
+        "train_cells": int(len(train_idx)),
+        "genes": len(genes),
+        "datasets": len(groups),
+        "evaluated_genes": int(sum(len(g.pick) for g in groups)),
+        "mask_ratio": cfg.mask_ratio,
+        "mse_model": check,
+        "mse_gene_mean": mse_mean,
+        "mse_ridge": mse_ridge,
+        "n_masked": int(ref["n_masked"]),
+        "skill_vs_gene_mean": 1.0 - check / max(mse_mean, 1e-12),
+        "skill_vs_ridge": skill_ridge,
+        "outcome": "beats ridge" if skill_ridge > 0 else "does not beat ridge",
+        "plan": plan.describe(len(train_idx)),
+        "planned_steps": plan.planned_steps,
+        "budget_s": plan.budget_s,
+        **loop,
+        "device": str(dev),
+        "config": asdict(cfg),
+    }
+    return PretrainResult(model, vocab, spec, metrics)
+
+
+def describe_recipe(cfg: PretrainConfig, plan: TrainingPlan, n_train: int, select_ref: dict) -> str:
+    """What pretraining chose and why, in the words the CLI prints."""
+    output = ("residual output (each gene's mean + its spread x the decoder, standardised loss: training starts "
+              "at the gene-mean level and every gene weighs alike)" if cfg.output == "residual" else "plain scGPT output")
+    return (f"Recipe: {cfg.nlayers} layers x d={cfg.d_model}, {output}, mask ratio {cfg.mask_ratio}, lr {cfg.lr} "
+            f"({cfg.lr_schedule} after {cfg.warmup_steps if not plan.fixed else plan.steps_per_epoch} warm-up steps).\n"
+            f"Length: {plan.describe(n_train)}.\n"
+            f"To beat on the early-stopping cells: gene mean {select_ref['mse_gene_mean']:.4f}, "
+            f"ridge {select_ref['mse_ridge']:.4f} (masked-value MSE).")
+
+
+def _prepare_groups(V_all, train_idx, select_idx, check_idx, cfg: PretrainConfig, rng):
+    """Per availability group: its cells, measured genes, the genes the comparison scores and
+    fixed masks; plus both references (gene mean, ridge) on the selection and check cells."""
+    group, group_genes = availability_groups(V_all)
+    gen = np.random.default_rng(cfg.seed + 1)
+    per_group = max(1, cfg.baseline_genes // len(group_genes))
+    groups = []
+    totals = {"select": [0.0, 0.0, 0], "check": [0.0, 0.0, 0]}
+    for gi, cols in enumerate(group_genes):
+        cells = {k: idx[group[idx] == gi] for k, idx in (("train", train_idx), ("select", select_idx), ("check", check_idx))}
+        for k in ("select", "check"):  # a bounded evaluation: a seeded sample of cells
+            if len(cells[k]) > cfg.max_eval_cells:
+                cells[k] = np.sort(rng.choice(cells[k], cfg.max_eval_cells, replace=False))
+        pick = np.sort(gen.choice(len(cols), size=min(per_group, len(cols)), replace=False))
+        masks = {}
+        for k in ("select", "check"):
+            m = np.zeros((len(cells[k]), len(cols)), dtype=bool)
+            m[:, pick] = gen.random((len(cells[k]), len(pick))) < cfg.mask_ratio
+            masks[k] = m
+        groups.append(_Group(cells["train"], cells["select"], cells["check"], cols, pick, masks["select"], masks["check"]))
+        if len(cells["train"]) and (len(cells["select"]) or len(cells["check"])):
+            Vtr = V_all[cells["train"]][:, cols]
+            evals = [(V_all[cells[k]][:, cols], masks[k]) for k in ("select", "check")]
+            for k, r in zip(("select", "check"), ridge_predictions(Vtr, evals, pick)):
+                t = totals[k]
+                t[0] += r["se_gene_mean"]
+                t[1] += r["se_ridge"]
+                t[2] += r["n_masked"]
+    refs = {k: {"mse_gene_mean": t[0] / max(t[2], 1), "mse_ridge": t[1] / max(t[2], 1), "n_masked": t[2]}
+            for k, t in totals.items()}
+    return groups, refs
+
+
+def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train: np.ndarray, genes) -> ScGPTModel:
     mcfg = ScGPTConfig(
         ntoken=len(vocab), d_model=cfg.d_model, nhead=cfg.nhead, d_hid=cfg.d_hid,
         nlayers=cfg.nlayers, dropout=cfg.dropout, pad_idx=vocab.index_of(PAD_TOKEN),
         # "visible": a prediction depends on the visible genes only, so a virtual cell that
         # hides all but its source reads a clean pairwise effect.
         hide_masked_keys=cfg.attention == "visible", mask_value=spec.mask_value,
+        gene_affine=cfg.output == "residual",
     )
-    model = ScGPTModel(mcfg).to(dev)
-    cls_id = vocab.index_of(CLS_TOKEN)
-    ids = torch.as_tensor(vocab.ids(genes), device=dev)
-    V_t = torch.as_tensor(np.nan_to_num(V_all, nan=0.0), device=dev)
+    model = ScGPTModel(mcfg)
+    if cfg.output == "residual":
+        mean, sd = _gene_stats(V_train)
+        model.set_gene_affine(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean), torch.as_tensor(sd))
+    return model
+
+
+def _train(model, ids, V_t, groups, plan: TrainingPlan, cfg: PretrainConfig, spec, cls_id, select_ref, progress) -> dict:
+    """The optimiser loop under the plan and the learning contract; returns what happened."""
+    dev = V_t.device
     gen = torch.Generator().manual_seed(cfg.seed)
-    # Per group: training cells, validation cells, their measured genes, a fixed validation mask.
-    groups = []
-    for g, cols in enumerate(group_genes):
-        tr = train_idx[group[train_idx] == g]
-        va = val_idx[group[val_idx] == g]
-        cols_t = torch.as_tensor(cols, device=dev)
-        mask = _mask((len(va), len(cols)), cfg.mask_ratio, gen, dev)
-        groups.append((tr, va, cols_t, mask))
-
-    def validation_error() -> float:
-        se = n = 0.0
-        for _, va, cols_t, mask in groups:
-            if len(va):
-                s_, n_ = masked_error(model, ids[cols_t], V_t[va][:, cols_t], mask, spec, cls_id, total=True)
-                se, n = se + s_, n + n_
-        return se / max(n, 1)
-
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = sum(math.ceil(len(tr) / cfg.batch_size) for tr, *_ in groups)
-    total_steps = cfg.epochs * steps_per_epoch
-    warmup = max(1, steps_per_epoch)
+    scale = getattr(model, "ugrn_gene_scale", None)
+    warmup = plan.steps_per_epoch if plan.fixed else cfg.warmup_steps
+    lr_mult = 1.0
 
-    def lr_factor(s: int) -> float:
-        decay = 1.0 if cfg.lr_schedule == "constant" else 0.5 * (1 + math.cos(math.pi * min(s, total_steps) / total_steps))
-        return min(1.0, (s + 1) / warmup) * decay
+    def lr_at(step: int) -> float:
+        decay = 1.0
+        if cfg.lr_schedule == "cosine":
+            decay = max(0.1, 0.5 * (1 + math.cos(math.pi * min(step, plan.planned_steps) / plan.planned_steps)))
+        return cfg.lr * lr_mult * min(1.0, (step + 1) / max(warmup, 1)) * decay
 
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
-    best, best_state, best_epoch, history, bad = math.inf, None, 0, [], 0
+    def batches():
+        while True:  # epochs of shuffled batches, drawn within one availability group each
+            epoch = []
+            for gi, g in enumerate(groups):
+                perm = g.train[torch.randperm(len(g.train), generator=gen).numpy()]
+                epoch += [(gi, perm[s:s + cfg.batch_size]) for s in range(0, len(perm), cfg.batch_size)]
+            for b in torch.randperm(len(epoch), generator=gen).tolist():
+                yield epoch[b]
+
+    stopper = EarlyStopping(cfg.patience, min_delta=1e-5)
+    ridge, gene_mean = select_ref["mse_ridge"], select_ref["mse_gene_mean"]
+    history, losses, step, reductions, stopped = [], [], 0, 0, "planned length reached"
     t0 = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        batches = []
-        for g, (tr, _, cols_t, _) in enumerate(groups):
-            perm = tr[torch.randperm(len(tr), generator=gen).numpy()]
-            batches += [(g, perm[s:s + cfg.batch_size]) for s in range(0, len(perm), cfg.batch_size)]
-        losses = []
-        for b in torch.randperm(len(batches), generator=gen).tolist():
-            g, cells = batches[b]
-            cols_t = groups[g][2]
-            pick = cols_t[torch.randperm(len(cols_t), generator=gen)[: cfg.max_seq_len].to(dev)]
-            v = V_t[torch.as_tensor(cells, device=dev)][:, pick]
-            m = _mask(v.shape, _batch_mask_ratio(cfg, gen), gen, dev)
-            pred = _predict(model, ids[pick], torch.where(m, torch.full_like(v, spec.mask_value), v), cls_id)
-            loss = F.mse_loss(pred[m], v[m])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-        val = validation_error()
-        history.append({"epoch": epoch, "train_mse": float(np.mean(losses)), "val_mse": val})
-        if progress:
-            progress(epoch, cfg.epochs, history[-1])
-        if val < best - 1e-5:
-            best, best_epoch, bad = val, epoch, 0
-            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    model.load_state_dict(best_state)
-    model.eval().cpu()
-    train_seconds = time.perf_counter() - t0
-
-    # References on held-out cells, per group, on a sample of that group's genes.
-    se_model = se_mean = se_ridge = 0.0
-    n_total = n_eval_genes = 0
-    ids_cpu, V_cpu = ids.cpu(), V_t.cpu()
-    per_group = max(1, cfg.baseline_genes // len(groups))
-    for tr, va, cols_t, mask in groups:
-        if not len(va) or not len(tr):
+    model.train()
+    for gi, cells in batches():
+        cols_t = torch.as_tensor(groups[gi].cols, device=dev)
+        pick = cols_t[torch.randperm(len(cols_t), generator=gen)[: cfg.max_seq_len].to(dev)]
+        v = V_t[torch.as_tensor(cells, device=dev)][:, pick]
+        m = _mask(v.shape, _batch_mask_ratio(cfg, gen), gen, dev)
+        pred = _predict(model, ids[pick], torch.where(m, torch.full_like(v, spec.mask_value), v), cls_id)
+        err = pred - v
+        if scale is not None:  # standardised residuals: every gene weighs alike
+            err = err / scale[ids[pick]]
+        loss = (err[m] ** 2).mean()
+        for group_ in opt.param_groups:
+            group_["lr"] = lr_at(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        losses.append(loss.item())
+        elapsed = time.perf_counter() - t0
+        if step % plan.eval_every and step < plan.planned_steps and elapsed < plan.budget_s:
             continue
-        cols = cols_t.cpu().numpy()
-        pick = rng.choice(len(cols), size=min(per_group, len(cols)), replace=False)
-        mask_np = mask.cpu().numpy()
-        only = np.zeros_like(mask_np)
-        only[:, pick] = mask_np[:, pick]
-        s_, n_ = masked_error(model, ids_cpu[cols], V_cpu[va][:, cols], torch.as_tensor(only), spec, cls_id, total=True)
-        refs = reference_errors(V_all[tr][:, cols], V_all[va][:, cols], only, pick)
-        se_model += s_
-        se_mean += refs["mse_gene_mean"] * refs["n_masked"]
-        se_ridge += refs["mse_ridge"] * refs["n_masked"]
-        n_total += n_
-        n_eval_genes += len(pick)
-    n_total = max(n_total, 1)
-    mse_model, mse_mean, mse_ridge = se_model / n_total, se_mean / n_total, se_ridge / n_total
-    metrics = {
-        "heldout_cells": int(n_val),
-        "train_cells": int(len(train_idx)),
-        "genes": len(genes),
-        "datasets": len(groups),
-        "evaluated_genes": int(n_eval_genes),
-        "mask_ratio": cfg.mask_ratio,
-        "mse_model": mse_model,
-        "mse_gene_mean": mse_mean,
-        "mse_ridge": mse_ridge,
-        "n_masked": int(n_total),
-        "skill_vs_gene_mean": 1.0 - mse_model / max(mse_mean, 1e-12),
-        "skill_vs_ridge": 1.0 - mse_model / max(mse_ridge, 1e-12),
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "train_seconds": round(train_seconds, 1),
-        "device": str(dev),
-        "config": asdict(cfg),
-        "history": history,
-    }
-    return PretrainResult(model, vocab, spec, metrics)
+        val = _comparison(model, ids, V_t, groups, "select", spec, cls_id)
+        model.train()
+        history.append({"step": step, "epoch": round(step / plan.steps_per_epoch, 2), "train_loss": float(np.mean(losses)),
+                        "val_mse": val, "seconds": round(elapsed, 1), "lr": lr_at(step)})
+        losses = []
+        if progress:
+            progress(step, plan.planned_steps, history[-1])
+        out_of_patience = stopper.update(val, model)
+        # The learning contract: keep going while the model is no better than the references.
+        behind = min(stopper.best, val) >= min(ridge, gene_mean) or step < plan.min_steps
+        if elapsed >= plan.budget_s:
+            stopped = "time budget spent"
+            break
+        if step >= plan.planned_steps and (plan.fixed or not behind):
+            stopped = "planned length reached"
+            break
+        if out_of_patience:
+            if not plan.fixed and reductions < cfg.lr_reductions and not behind:
+                lr_mult, reductions = lr_mult * 0.5, reductions + 1
+                stopper.reset_patience()
+            elif not plan.fixed and behind:
+                stopper.reset_patience()
+            else:
+                stopped = "no improvement (early stop)"
+                break
+    stopper.restore(model)
+    best_step = history[stopper.best_at - 1]["step"] if stopper.best_at else step
+    return {"steps": step, "best_step": best_step, "stopped": stopped, "lr_reductions": reductions,
+            "epochs_run": round(step / plan.steps_per_epoch, 2), "best_epoch": round(best_step / plan.steps_per_epoch, 2),
+            "train_seconds": round(time.perf_counter() - t0, 1), "selection_mse": stopper.best,
+            "selection_mse_ridge": ridge, "selection_mse_gene_mean": gene_mean, "history": history}
 
 
 def save_pretrained(result: PretrainResult, folder: str | Path, data_description: str = "") -> Path:
@@ -321,9 +493,25 @@ def learned_little(m: dict) -> bool:
 
 
 def format_metrics(m: dict) -> str:
+    length = (f"{m['steps']} steps, best at {m['best_step']}, {m['stopped']}" if "steps" in m
+              else f"best epoch {m['best_epoch']}/{m['epochs_run']}")  # metrics.json of older models
     return (
         f"Held-out masked-value MSE on {m['heldout_cells']} cells, {m['evaluated_genes']} genes: "
         f"model {m['mse_model']:.4f} | gene mean {m['mse_gene_mean']:.4f} | ridge {m['mse_ridge']:.4f} "
         f"(skill vs mean {m['skill_vs_gene_mean']:+.1%}, vs ridge {m['skill_vs_ridge']:+.1%}; "
-        f"best epoch {m['best_epoch']}/{m['epochs_run']}, {m['train_seconds']} s)"
+        f"{length}, {m['train_seconds']} s)"
+    )
+
+
+def contract_message(m: dict) -> str | None:
+    """What to tell the user when the model did not beat the ridge reference (else None)."""
+    if not learned_little(m):
+        return None
+    budget = f" of the {m['budget_s']:.0f} s budget" if "budget_s" in m else ""
+    return (
+        f"The model did not beat the ridge reference: after {m.get('steps', '?')} steps "
+        f"({m['train_seconds']} s{budget}; {m.get('stopped', 'stopped')}) its held-out masked-value error is "
+        f"{m['mse_model']:.4f} against {m['mse_ridge']:.4f} for ridge and {m['mse_gene_mean']:.4f} for the gene mean, "
+        "so VVP/GT read from it may be mostly noise. To try: a larger --budget (seconds), more cells, "
+        "a wider model (--d-model 128 --lr 1e-3), or a real scGPT checkpoint."
     )

@@ -33,6 +33,7 @@ class ScGPTConfig:
     max_value: float = 512.0
     hide_masked_keys: bool = False  # attention pattern: no position attends to a masked gene
     mask_value: float = -1.0
+    gene_affine: bool = False  # output = gene mean + gene scale x decoder (see ScGPTModel)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -153,6 +154,12 @@ class ScGPTModel(nn.Module):
         self.transformer_encoder = TransformerStack(cfg)
         self.decoder = ExprDecoder(cfg.d_model)
         nn.init.uniform_(self.encoder.embedding.weight, -0.1, 0.1)
+        if cfg.gene_affine:
+            # Per-gene output affine (this project's option; scGPT's models have none): the
+            # decoder predicts a gene's standardised deviation from its pretraining mean, so
+            # training starts at the gene-mean level and every gene weighs alike in the loss.
+            self.register_buffer("ugrn_gene_mean", torch.zeros(cfg.ntoken))
+            self.register_buffer("ugrn_gene_scale", torch.ones(cfg.ntoken))
 
     def forward(
         self, gene_ids: Tensor, values: Tensor, key_padding_mask: Tensor | None = None
@@ -173,7 +180,18 @@ class ScGPTModel(nn.Module):
         attn_mask = None
         if hidden is not None and bool(hidden.any()):
             attn_mask = (~hidden)[:, None, None, :]
-        return self.decoder(self.transformer_encoder(x, attn_mask))
+        out = self.decoder(self.transformer_encoder(x, attn_mask))
+        if self.cfg.gene_affine:
+            out = self.ugrn_gene_mean[gene_ids] + self.ugrn_gene_scale[gene_ids] * out
+        return out
+
+    def set_gene_affine(self, gene_ids: Tensor, mean: Tensor, scale: Tensor) -> None:
+        """Store the genes' pretraining means and spreads (model units) in the output affine."""
+        if not self.cfg.gene_affine:
+            raise ValueError("This model was built without gene_affine=True.")
+        with torch.no_grad():
+            self.ugrn_gene_mean[gene_ids] = mean.to(self.ugrn_gene_mean)
+            self.ugrn_gene_scale[gene_ids] = scale.to(self.ugrn_gene_scale)
 
     def gene_embeddings(self, gene_ids: Tensor) -> Tensor:
         """Gene-token embeddings as the transformer sees them (after the LayerNorm)."""
