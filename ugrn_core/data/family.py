@@ -110,12 +110,17 @@ def family_spec(name: str) -> FamilySpec:
     raise KeyError(f"No family dataset {name!r}; the lists hold {names}.")
 
 
+def _gene_names(spec: FamilySpec) -> tuple[list[str], list[str]]:
+    """Regulators first, then targets: the order is the DAG's topological order."""
+    n_reg = spec.n_regulators
+    return [f"TF{i + 1:03d}" for i in range(n_reg)], [f"G{i + 1:03d}" for i in range(spec.n_genes - n_reg)]
+
+
 def _network(spec: FamilySpec, rng: np.random.Generator) -> pd.DataFrame:
     """A DAG: masters -> other regulators -> targets, with hub regulators (power-law popularity)."""
-    n_reg = spec.n_regulators
+    regs, targets = _gene_names(spec)
+    n_reg = len(regs)
     n_masters = max(2, int(round(0.25 * n_reg)))
-    regs = [f"TF{i + 1:03d}" for i in range(n_reg)]
-    targets = [f"G{i + 1:03d}" for i in range(spec.n_genes - n_reg)]
     popularity = 1.0 / np.arange(1, n_reg + 1) ** 0.8
     rng.shuffle(popularity)
     rows = []
@@ -164,7 +169,7 @@ def _cell_programme(spec: FamilySpec, n_masters: int, rng: np.random.Generator):
 def _gene_kinetics(spec: FamilySpec, rng: np.random.Generator, n_parents: int) -> str:
     kin = spec.kinetics
     if kin == "mixed":
-        kin = str(rng.choice(["hill", "linear", "saturating", "threshold", "logic"]))
+        kin = str(rng.choice([k for k in KINETICS if k != "mixed"]))
     return "hill" if kin == "logic" and n_parents < 2 else kin
 
 
@@ -216,8 +221,8 @@ def simulate_family(spec: FamilySpec | str) -> tuple[ad.AnnData, pd.DataFrame]:
         spec = family_spec(spec)
     rng = np.random.default_rng(spec.seed)
     net = _network(spec, rng)
-    regs = [f"TF{i + 1:03d}" for i in range(spec.n_regulators)]
-    genes = regs + [f"G{i + 1:03d}" for i in range(spec.n_genes - spec.n_regulators)]
+    regs, targets = _gene_names(spec)
+    genes = regs + targets
     X, obs, logic = _levels(spec, net, genes, rng)
 
     rel = X / X.sum(axis=1, keepdims=True)
