@@ -1,4 +1,4 @@
-"""Pretraining measured end to end on the simulated family (and, later, the shared real sets).
+"""Pretraining measured end to end on the simulated family and the shared real sets.
 
 Per dataset: `pretrain` with the default recipe (the user's command, through the CLI), its
 held-out masked-value error against the gene-mean and ridge references, the training time
@@ -8,15 +8,21 @@ dataset and the table `bench/results/pretrain_family.md`.
 
     python bench/pretrain_family.py --lists dev            # choose recipes here
     python bench/pretrain_family.py --lists val            # report only, never choose with it
+    python bench/pretrain_family.py --lists real           # the six real sets in ../shared/data
     python bench/pretrain_family.py --only dev-4 --budget 120 --skip-benchmark
+    python bench/pretrain_family.py --table-only           # rebuild the table from the rows
 
 The development list is for choosing; the validation list is run once a recipe is chosen.
+Each dataset's row is written to ``<work>/rows/<name>.json`` as soon as it is done, so two
+runs on different lists can share one machine (``--threads 1`` each) and the table is
+assembled from whatever rows exist.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -31,6 +37,21 @@ from ugrn_core.data.family import DEVELOPMENT, VALIDATION, write_family_dataset 
 
 RESULTS = ROOT / "bench" / "results"
 METHODS = ("vvp", "gt", "ensemble", "pearson", "grnboost")
+SHARED = Path(os.environ.get("UGRN_SHARED_DATA", ROOT.parent / "shared" / "data"))
+_BEE = SHARED / "benchmark" / "beeline_genelink"
+_NET = SHARED / "networks"
+# name -> (expression, reference network, what it is). Ground truths: BEELINE's cell-type-specific
+# ChIP-seq for its four sets; CollecTRI for the Kang PBMCs (no cell-type ChIP); Stone & Roy's
+# ChIP-union x knock-down intersection for their mouse ESC set.
+REAL = {
+    **{name: (_BEE / "expression" / name / "TFs+500", _BEE / "specific_chip" / name / "TFs+500",
+              f"BEELINE {name} TFs+500, cell-type-specific ChIP-seq truth") for name in ("hHEP", "mDC", "mESC", "mHSC-L")},
+    "Kang2018": (SHARED / "datasets" / "kang2018_ifnb_liger_subsample" / "kang2018_ifnb_subsample_counts.h5ad",
+                 _NET / "collectri" / "collectri_human.csv", "Kang 2018 PBMC ctrl + IFN-beta (raw counts), CollecTRI truth"),
+    "StoneRoy-mESC": (SHARED / "datasets" / "stone_roy_scrna" / "semrau_rna_filtered_log2.tsv.gz",
+                      _NET / "stone_roy_gold_standards" / "mESC" / "mESC_chipunion_KDUnion_intersect.txt.gz",
+                      "Semrau 2017 mouse ESC (log2), Stone & Roy ChIP x knock-down truth"),
+}
 
 
 def _cli(*args: str) -> None:
@@ -39,21 +60,42 @@ def _cli(*args: str) -> None:
     subprocess.run(cmd, check=True, cwd=ROOT)
 
 
-def run_one(spec, work: Path, budget: float, n_genes: int, skip_benchmark: bool, extra: list[str]) -> dict:
+def _family_item(spec, work: Path) -> dict:
     data, network = write_family_dataset(spec, work / "data")
-    model = work / "models" / spec.name
+    return {"dataset": spec.name, "list": "dev" if spec in DEVELOPMENT else "val", "spec": spec.describe(),
+            "data": data, "network": network}
+
+
+def _real_item(name: str) -> dict | None:
+    data, network, what = REAL[name]
+    if not (Path(data).exists() and Path(network).exists()):
+        print(f"{name}: {data} or {network} not present, skipped", flush=True)
+        return None
+    return {"dataset": name, "list": "real", "spec": what, "data": str(data), "network": str(network)}
+
+
+def run_one(item: dict, work: Path, budget: float, n_genes: int, skip_benchmark: bool, extra: list[str]) -> dict:
+    data, network, name = item["data"], item["network"], item["dataset"]
+    model = work / "models" / name
     t0 = time.perf_counter()
     _cli("pretrain", "--data", data, "--out", str(model), "--budget", str(budget), *extra)
     m = json.loads((model / "metrics.json").read_text())
-    row = {"dataset": spec.name, "spec": spec.describe(), "cells": spec.n_cells, "genes": spec.n_genes,
+    row = {"dataset": name, "list": item["list"], "spec": item["spec"], "cells": m["train_cells"] + m["selection_cells"]
+           + m["heldout_cells"], "genes": m["genes"],
            "mse_model": m["mse_model"], "mse_gene_mean": m["mse_gene_mean"], "mse_ridge": m["mse_ridge"],
            "skill_vs_mean": m["skill_vs_gene_mean"], "skill_vs_ridge": m["skill_vs_ridge"], "outcome": m["outcome"],
            "steps": m["steps"], "stopped": m["stopped"], "train_s": m["train_seconds"],
            "pretrain_wall_s": round(time.perf_counter() - t0, 1)}
     if not skip_benchmark:
-        out = work / "bench" / spec.name
-        _cli("benchmark", "--data", data, "--network", network, "--model", str(model), "--split", "genes",
-             "--n-genes", str(n_genes), "--methods", "vvp,gt", "--classical", "pearson,grnboost", "--out", str(out))
+        out = work / "bench" / name
+        t0 = time.perf_counter()
+        try:
+            _cli("benchmark", "--data", data, "--network", network, "--model", str(model), "--split", "genes",
+                 "--n-genes", str(n_genes), "--methods", "vvp,gt", "--classical", "pearson,grnboost", "--out", str(out))
+        except subprocess.CalledProcessError as err:  # keep the pretraining row
+            row["benchmark_error"] = f"exit {err.returncode}"
+            return row
+        row["benchmark_wall_s"] = round(time.perf_counter() - t0, 1)
         metrics = pd.read_csv(out / "metrics.csv")
         bal = metrics[metrics.negatives == "balanced"].set_index("method")
         for method in METHODS:
@@ -63,44 +105,82 @@ def run_one(spec, work: Path, budget: float, n_genes: int, skip_benchmark: bool,
     return row
 
 
+def _median_line(rows: pd.DataFrame) -> str:
+    best = rows[["vvp_auroc", "gt_auroc", "ensemble_auroc"]].max(axis=1)
+    beats = int((rows.skill_vs_ridge > 0).sum())
+    return (f"beats ridge on {beats} of {len(rows)}; median AUROC best of VVP/GT/ens {best.median():.3f}, "
+            f"VVP {rows.vvp_auroc.median():.3f}, GT {rows.gt_auroc.median():.3f}, ens {rows.ensemble_auroc.median():.3f}, "
+            f"|Pearson| {rows.pearson_auroc.median():.3f}, GRNBoost {rows.grnboost_auroc.median():.3f}")
+
+
 def write_table(rows: pd.DataFrame, path: Path) -> None:
-    lines = ["# Pretraining on the simulated family", "",
+    for m in METHODS:
+        for k in ("auroc", "auprc"):
+            if f"{m}_{k}" not in rows:
+                rows[f"{m}_{k}"] = float("nan")
+    lines = ["# Pretraining on the simulated family and the real sets", "",
              "Written by `bench/pretrain_family.py` (see its docstring for the commands). Masked-value MSE on "
              "held-out cells never used for a choice; AUROC with balanced negatives on held-out genes "
-             "(`benchmark --split genes`).", "",
-             "| dataset | cells x genes | model / gene mean / ridge MSE | skill vs ridge | steps, end | train s |"
-             " VVP | GT | ens | \\|Pearson\\| | GRNBoost |", "|---" * 11 + "|"]
-    for r in rows.itertuples():
-        au = [f"{getattr(r, f'{m}_auroc', float('nan')):.3f}" for m in METHODS]
-        lines.append(f"| {r.dataset} | {r.cells} x {r.genes} | {r.mse_model:.3f} / {r.mse_gene_mean:.3f} / "
-                     f"{r.mse_ridge:.3f} | {r.skill_vs_ridge:+.1%} | {r.steps}, {r.stopped} | {r.train_s:.0f} | "
-                     + " | ".join(au) + " |")
+             "(`benchmark --split genes`).", ""]
+    for key, title in (("dev", "Development list (recipes chosen here)"), ("val", "Validation list (never chosen with)"),
+                       ("real", "Real sets (../shared/data)")):
+        part = rows[rows["list"] == key].sort_values("dataset")
+        if part.empty:
+            continue
+        lines += [f"## {title}", "",
+                  "| dataset | cells x genes | model / gene mean / ridge MSE | skill vs ridge | steps, end | train s |"
+                  " VVP | GT | ens | \\|Pearson\\| | GRNBoost |", "|---" * 11 + "|"]
+        for r in part.itertuples():
+            au = [f"{getattr(r, f'{m}_auroc'):.3f}" for m in METHODS]
+            lines.append(f"| {r.dataset} | {r.cells} x {r.genes} | {r.mse_model:.3f} / {r.mse_gene_mean:.3f} / "
+                         f"{r.mse_ridge:.3f} | {r.skill_vs_ridge:+.1%} | {r.steps}, {r.stopped} | {r.train_s:.0f} | "
+                         + " | ".join(au) + " |")
+        lines += ["", f"Summary: {_median_line(part)}.", ""]
     path.write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--lists", default="dev", help="comma-separated: dev, val")
-    p.add_argument("--only", default="", help="comma-separated dataset names (e.g. dev-4)")
+    p.add_argument("--lists", default="dev", help="comma-separated: dev, val, real")
+    p.add_argument("--only", default="", help="comma-separated dataset names (e.g. dev-4,hHEP)")
     p.add_argument("--budget", type=float, default=1200.0, help="pretrain --budget (seconds)")
     p.add_argument("--n-genes", type=int, default=150, help="benchmark panel size")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: all cores)")
     p.add_argument("--skip-benchmark", action="store_true")
+    p.add_argument("--table-only", action="store_true", help="rebuild the CSV and table from the rows written so far")
     p.add_argument("--work", default="/tmp/ugrn_pretrain_family")
     p.add_argument("--csv", default=str(RESULTS / "pretrain_family.csv"))
     p.add_argument("--table", default=str(RESULTS / "pretrain_family.md"))
     a, extra = p.parse_known_args()  # anything else goes to `pretrain` (e.g. --output residual)
-    specs = [s for key in a.lists.split(",") for s in {"dev": DEVELOPMENT, "val": VALIDATION}[key]]
-    if a.only:
-        specs = [s for s in DEVELOPMENT + VALIDATION if s.name in a.only.split(",")]
-    rows = [run_one(s, Path(a.work), a.budget, a.n_genes, a.skip_benchmark, extra) for s in specs]
+    work = Path(a.work)
+    rows_dir = work / "rows"
+    rows_dir.mkdir(parents=True, exist_ok=True)
+    if a.threads:
+        os.environ["OMP_NUM_THREADS"] = str(a.threads)  # read by the torch of each CLI run
+    if not a.table_only:
+        names = a.only.split(",") if a.only else []
+        lists = {"dev": [s.name for s in DEVELOPMENT], "val": [s.name for s in VALIDATION], "real": list(REAL)}
+        if not names:
+            names = [n for key in a.lists.split(",") for n in lists[key]]
+        for name in names:
+            item = _real_item(name) if name in REAL else _family_item(
+                next(s for s in DEVELOPMENT + VALIDATION if s.name == name), work)
+            if item is None:
+                continue
+            try:
+                row = run_one(item, work, a.budget, a.n_genes, a.skip_benchmark, extra)
+            except subprocess.CalledProcessError as err:  # say which set failed, go on with the others
+                print(f"{name}: {' '.join(err.cmd[2:4])} failed (exit {err.returncode}); no row written", flush=True)
+                continue
+            (rows_dir / f"{name}.json").write_text(json.dumps(row))
+    rows = [json.loads(f.read_text()) for f in sorted(rows_dir.glob("*.json"))]
+    if not rows:
+        print(f"no rows in {rows_dir}")
+        return 0
     new = pd.DataFrame(rows)
-    csv = Path(a.csv)
-    if csv.exists():  # keep other datasets' rows; replace the ones just run
-        old = pd.read_csv(csv)
-        new = pd.concat([old[~old.dataset.isin(new.dataset)], new], ignore_index=True)
-    new.to_csv(csv, index=False)
-    write_table(new.sort_values("dataset"), Path(a.table))
-    print(new.to_string())
+    new.to_csv(a.csv, index=False)
+    write_table(new, Path(a.table))
+    print(new.drop(columns=["spec"]).to_string())
     return 0
 
 
