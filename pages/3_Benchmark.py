@@ -69,7 +69,7 @@ else:
                "`_logreg` = logistic-regression sanity check.")
     m = m.sort_values("auprc", ascending=False)
     st.dataframe(m, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "auprc", "auprc_ratio", "epr")})
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "auprc", "auprc_ratio", "epr", "auprc_pr")})
     st.download_button("Download metrics (CSV)", result.metrics.to_csv(index=False), "metrics.csv", "text/csv")
     methods = [c for c in m.method if not c.endswith("_logreg")]
     shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp", "gt", "pearson") if c in methods] or methods[:3])

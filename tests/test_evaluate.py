@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ugrn_core.evaluate import (auprc, auroc, early_precision, early_precision_ratio, metrics_table,
+from ugrn_core.evaluate import (auprc, auprc_pr, auroc, early_precision, early_precision_ratio, metrics_table,
                                 per_source_metrics, score_metrics)
 
 
@@ -20,6 +20,14 @@ def test_auroc_by_hand():
 def test_auprc_is_average_precision_by_hand():
     # ranks: 1 (P=1, R=.5), 0, 1 (P=2/3, R=1), 0
     assert auprc([1, 0, 1, 0], [0.9, 0.8, 0.3, 0.1]) == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+
+
+def test_auprc_pr_is_beelines_trapezoid_by_hand():
+    # BEELINE: auc(recall, precision) over the curve points (R, P) = (0, 1), (.5, 1), (.5, .5),
+    # (1, 2/3): a rectangle up to recall .5, then a trapezoid from precision 1/2 to 2/3.
+    assert auprc_pr([1, 0, 1, 0], [0.9, 0.8, 0.3, 0.1]) == pytest.approx(0.5 * 1 + 0.5 * (0.5 + 2 / 3) / 2)
+    assert auprc_pr([1, 1, 0], [0.9, 0.8, 0.1]) == pytest.approx(1.0)
+    assert np.isnan(auprc_pr([0, 0], [0.2, 0.3]))
 
 
 def test_early_precision_top_k_without_ties():

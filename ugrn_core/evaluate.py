@@ -1,7 +1,11 @@
 """Edge-prediction metrics: AUROC, AUPRC, AUPRC ratio and BEELINE's early precision (ratio).
 
-Definitions (BEELINE, Pratapa et al. 2020, ``BLEval``):
-- AUPRC is scikit-learn's average precision (step-wise, no optimistic interpolation).
+Definitions:
+- ``auprc`` is scikit-learn's average precision (step-wise, no optimistic interpolation).
+- ``auprc_pr`` is the area under the precision-recall curve as BEELINE's ``BLEval``
+  (Pratapa et al. 2020) computes it: ``auc(recall, precision)`` over scikit-learn's
+  ``precision_recall_curve``, i.e. trapezoids between curve points. It reads slightly
+  higher than average precision; set it beside numbers from BEELINE's evaluator.
 - AUPRC ratio = AUPRC / edge density of the evaluated pairs (what a random ranking scores).
 - Early precision: precision among the top-k pairs, k = number of true edges; every pair
   tied with the k-th score is included (BEELINE takes ``score >= k-th score``), so ties
@@ -13,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_auc_score
 
-METRIC_COLUMNS = ["auroc", "auprc", "auprc_ratio", "epr"]
+METRIC_COLUMNS = ["auroc", "auprc", "auprc_ratio", "epr", "auprc_pr"]
 
 
 def _clean(labels, scores) -> tuple[np.ndarray, np.ndarray]:
@@ -40,6 +44,15 @@ def auprc(labels, scores) -> float:
     if not y.any():
         return float("nan")
     return float(average_precision_score(y, s))
+
+
+def auprc_pr(labels, scores) -> float:
+    """BEELINE's AUPRC: trapezoidal area under the precision-recall curve."""
+    y, s = _clean(labels, scores)
+    if not y.any():
+        return float("nan")
+    precision, recall, _ = precision_recall_curve(y, s)
+    return float(auc(recall, precision))
 
 
 def edge_density(labels) -> float:
@@ -75,6 +88,7 @@ def score_metrics(labels, scores) -> dict:
         "auprc": ap,
         "auprc_ratio": ap / d if d and d > 0 else float("nan"),
         "epr": early_precision_ratio(y, scores),
+        "auprc_pr": auprc_pr(y, scores),
         "n_pairs": int(y.size),
         "n_edges": int(y.sum()),
     }
@@ -100,5 +114,5 @@ def per_source_metrics(pairs: pd.DataFrame, methods: list[str], label: str = "la
     return pd.DataFrame(rows, columns=["source", "method", *METRIC_COLUMNS, "n_pairs", "n_edges"])
 
 
-__all__ = ["auroc", "auprc", "edge_density", "early_precision", "early_precision_ratio",
+__all__ = ["auroc", "auprc", "auprc_pr", "edge_density", "early_precision", "early_precision_ratio",
            "score_metrics", "metrics_table", "per_source_metrics", "METRIC_COLUMNS"]
