@@ -20,7 +20,7 @@ n_edges = c2.slider("Edges in the network files", 50, 5000, 500, step=50)
 files = export_files(analysis, method, n_edges)
 st.download_button("Download everything (.zip)", zip_bundle(files), "ugrn_export.zip", "application/zip", type="primary")
 about = {
-    "rankedEdges.csv": "BEELINE layout Gene1, Gene2, EdgeWeight, best first: every ordered pair of the panel.",
+    "rankedEdges.csv": "BEELINE layout (tab-separated Gene1, Gene2, EdgeWeight), best first: every ordered pair of the panel.",
     "edges_all_methods.csv": "One row per pair, one column per score, plus known-edge flags: opens in any spreadsheet.",
     "network.graphml": "The top edges with score and known flags (Cytoscape: File > Import > Network from File).",
     "network.sif": "The same edges as Simple Interaction Format.",

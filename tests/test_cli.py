@@ -33,6 +33,11 @@ def test_extract_demo_default_writes_contract_files(tmp_path, capsys):
     np.testing.assert_allclose(row.loc[list(zip(edges.source, edges.target))].to_numpy(), edges["gt"], rtol=1e-5)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["name"] == "default" and len(manifest["panel"]) == 25
+    ranked = pd.read_csv(out / "rankedEdges.csv", sep="\t")  # BEELINE's reader
+    assert list(ranked.columns) == ["Gene1", "Gene2", "EdgeWeight"] and manifest["ranked_edges_by"] == "vvp"
+    assert ranked.EdgeWeight.is_monotonic_decreasing and len(ranked) == len(edges)
+    best = edges.loc[edges.vvp.idxmax()]
+    assert (ranked.Gene1[0], ranked.Gene2[0]) == (best.source, best.target)
 
 
 def test_pretrain_then_extract_with_own_checkpoint(tmp_path, capsys):

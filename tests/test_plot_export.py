@@ -61,7 +61,7 @@ def test_figures_have_the_expected_traces(analysis):
 
 def test_export_bundle_opens_in_other_tools(analysis):
     files = export_files(analysis, "vvp", n_edges=40)
-    ranked = pd.read_csv(io.StringIO(files["rankedEdges.csv"]))
+    ranked = pd.read_csv(io.StringIO(files["rankedEdges.csv"]), sep="\t")  # as BEELINE's evaluator reads it
     assert list(ranked.columns) == ["Gene1", "Gene2", "EdgeWeight"] and ranked.EdgeWeight.is_monotonic_decreasing
     n = len(analysis.panel)
     assert len(ranked) == n * (n - 1)

@@ -69,6 +69,7 @@ def _score_help() -> str:
 
 def cmd_extract(a: argparse.Namespace) -> int:
     from .extract import FeatureCache
+    from .graph import best_ranking_column, ranked_edges_text
     from .models.foundation import load_model
     from .pipeline import edges_table, prepare_data, run_extraction
 
@@ -91,6 +92,8 @@ def cmd_extract(a: argparse.Namespace) -> int:
         feats.save_npz(out / "features" / f"{method}.npz")
     edges = edges_table(results)
     edges.to_csv(out / "edges.csv", index=False)
+    ranked_by = best_ranking_column(edges.columns)
+    (out / "rankedEdges.csv").write_text(ranked_edges_text(edges, ranked_by))
     manifest = {
         "ugrn_version": __version__,
         "data": str(a.data),
@@ -100,10 +103,12 @@ def cmd_extract(a: argparse.Namespace) -> int:
         "preprocess": prepared.report.__dict__,
         "coverage": prepared.mapping.coverage,
         "params": {m: f.params for m, f in results.items()},
+        "ranked_edges_by": ranked_by,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    print(f"Wrote {out/'edges.csv'} ({len(edges):,} pairs) and features/ for {', '.join(a.methods)} in {manifest['seconds']} s")
+    print(f"Wrote {out/'edges.csv'} ({len(edges):,} pairs), {out/'rankedEdges.csv'} (BEELINE layout, by {ranked_by}) "
+          f"and features/ for {', '.join(a.methods)} in {manifest['seconds']} s")
     return 0
 
 

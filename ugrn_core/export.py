@@ -1,6 +1,6 @@
 """One download with everything a result needs to travel: tables, networks, manifest.
 
-Files inside the bundle: ``rankedEdges.csv`` (BEELINE: Gene1, Gene2, EdgeWeight),
+Files inside the bundle: ``rankedEdges.csv`` (BEELINE: tab-separated Gene1, Gene2, EdgeWeight),
 ``edges_all_methods.csv`` (every score, one row per pair), ``network.graphml`` and
 ``network.sif`` (the top edges, for Cytoscape) and ``manifest.json``.
 """
@@ -12,7 +12,7 @@ import json
 import zipfile
 
 from .explore import Analysis
-from .graph import ranked_edges, to_graphml, to_sif, top_edges_graph
+from .graph import ranked_edges_text, to_graphml, to_sif, top_edges_graph
 from .manifest import run_manifest
 
 
@@ -22,7 +22,7 @@ def export_files(analysis: Analysis, method: str, n_edges: int = 500) -> dict[st
     G = top_edges_graph(edges, method, n_edges, analysis.known_pairs)
     manifest = run_manifest(analysis, export={"ranked_by": method, "network_edges": G.number_of_edges()})
     return {
-        "rankedEdges.csv": ranked_edges(edges, method).to_csv(index=False),
+        "rankedEdges.csv": ranked_edges_text(edges, method),
         "edges_all_methods.csv": edges.to_csv(index=False),
         "network.graphml": to_graphml(G),
         "network.sif": to_sif(G),

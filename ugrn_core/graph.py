@@ -18,11 +18,29 @@ import pandas as pd
 from .errors import GeneNotFoundError
 
 
+# Which score ranks a file when the user did not say: the translator's ensemble, then the
+# untrained virtual-cell scores (VVP read best on the demo's held-out genes), then baselines.
+RANKING_PREFERENCE = ("ensemble", "vvp", "gt", "pert", "emb", "pearson", "spearman", "grnboost")
+
+
 def ranked_edges(edges: pd.DataFrame, method: str) -> pd.DataFrame:
     """BEELINE's ``rankedEdges.csv`` layout: ``Gene1, Gene2, EdgeWeight``, best first."""
     out = edges[["source", "target", method]].rename(columns={"source": "Gene1", "target": "Gene2", method: "EdgeWeight"})
     out = out.dropna(subset=["EdgeWeight"])
     return out.sort_values("EdgeWeight", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def ranked_edges_text(edges: pd.DataFrame, method: str) -> str:
+    """``rankedEdges.csv`` as BEELINE writes and its evaluator reads it: tab-separated."""
+    return ranked_edges(edges, method).to_csv(sep="\t", index=False)
+
+
+def best_ranking_column(columns) -> str:
+    """The first of :data:`RANKING_PREFERENCE` present in ``columns``."""
+    for method in RANKING_PREFERENCE:
+        if method in columns:
+            return method
+    raise ValueError(f"No score column to rank by among {list(columns)}; expected one of {', '.join(RANKING_PREFERENCE)}.")
 
 
 @dataclass
