@@ -49,7 +49,7 @@ def second_dataset(tmp_path):
     return path, net_path
 
 
-def test_dataset_split_and_translator_reuse(tmp_path, second_dataset):
+def test_dataset_split_and_translator_reuse(tmp_path, second_dataset, capsys):
     data, network = second_dataset
     out1, out2, tr = tmp_path / "d1", tmp_path / "d2", tmp_path / "translator"
     assert main(["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset",
@@ -63,6 +63,16 @@ def test_dataset_split_and_translator_reuse(tmp_path, second_dataset):
                  "--translator", str(tr), "--out", str(out2), *FAST]) == 0
     p1, p2 = pd.read_csv(out1 / "predictions.csv"), pd.read_csv(out2 / "predictions.csv")
     pd.testing.assert_frame_equal(p1, p2)
+    # features read in another virtual-cell context mean something else: refused, then allowed on request
+    other = ["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset", "--translator", str(tr),
+             "--context", "background", "--out", str(tmp_path / "d3"), *FAST]
+    assert main(other) == 2
+    assert "context: trained with cells, given background" in capsys.readouterr().err
+    assert main([*other, "--allow-mismatch"]) == 0
+    # --split genes on the data it trained on: every held-out gene was a training gene
+    assert main(["benchmark", "--data", "demo", "--network", "demo", "--split", "genes", "--translator", str(tr),
+                 "--out", str(tmp_path / "d4"), *FAST]) == 2
+    assert "nothing unseen is left" in capsys.readouterr().err
 
 
 def test_dataset_split_without_training_data_is_refused(tmp_path, capsys):

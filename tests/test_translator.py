@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ugrn_core.errors import CheckpointError, DataError
+from ugrn_core.errors import CheckpointError, DataError, TranslatorMismatchError
 from ugrn_core.evaluate import auroc
 from ugrn_core.extract.base import PairFeatures
 from ugrn_core.translator import Translator, TranslatorConfig, TranslatorSet, pair_features
@@ -80,3 +80,29 @@ def test_wrong_feature_width_and_damaged_files_are_refused(tmp_path):
         TranslatorSet.load(folder)
     with pytest.raises(CheckpointError, match="no translator.json"):
         TranslatorSet.load(tmp_path)
+
+
+def test_provenance_refuses_other_models_and_settings_and_records_training_genes(tmp_path):
+    S, T = ["A", "B", "C"], ["A", "B", "C", "D"]
+    params = {"context": "cells", "n_cells": 8, "vvp_values": 8, "value_grid": [0.0, 1.0, 2.0], "batch_size": 64}
+    feats = {"vvp": _features("vvp", S, T, 8, 0)}
+    feats["vvp"].params = params
+    pairs = pd.DataFrame({"source": ["A", "A", "B"], "target": ["B", "C", "D"], "label": [1, 0, 1]})
+    val = pd.DataFrame({"source": ["C"], "target": ["D"], "label": [0]})
+    ts = TranslatorSet.fit(feats, pairs, val, TranslatorConfig(epochs=2), kinds=("mlp",), info={"model_digest": "abc123"})
+    ts = TranslatorSet.load(ts.save(tmp_path / "tr"))
+    assert ts.training_genes == {"A", "B", "C", "D"}  # training and early-stopping pairs
+    ts.predict(feats, pairs, model_digest="abc123")  # same model, same settings: fine
+    # a batch size does not change what a feature means
+    same = _features("vvp", S, T, 8, 0)
+    same.params = {**params, "batch_size": 8}
+    ts.predict({"vvp": same}, pairs, model_digest="abc123")
+    with pytest.raises(TranslatorMismatchError, match="model: trained on features of model abc123"):
+        ts.predict(feats, pairs, model_digest="fff999")
+    other = _features("vvp", S, T, 8, 0)
+    other.params = {**params, "context": "background", "value_grid": [0.0, 1.5, 3.0]}
+    with pytest.raises(TranslatorMismatchError, match="context: trained with cells, given background.*allow_mismatch"):
+        ts.predict({"vvp": other}, pairs, model_digest="abc123")
+    assert any("value_grid" in d for d in ts.differences({"vvp": other}))
+    out = ts.predict({"vvp": other}, pairs, model_digest="abc123", allow_mismatch=True)  # the user means it
+    assert out["vvp"].between(0, 1).all()

@@ -108,9 +108,10 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
         )
 
 
-def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: TranslatorSet, classical=CLASSICAL, seed=0, progress=None) -> pd.DataFrame:
+def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: TranslatorSet, classical=CLASSICAL, seed=0, progress=None,
+                model_digest: str | None = None, allow_mismatch: bool = False) -> pd.DataFrame:
     """Every method's score for ``pairs``: translators, ensemble, untrained scores, baselines."""
-    out = translators.predict(bset.features, pairs)
+    out = translators.predict(bset.features, pairs, model_digest, allow_mismatch)
     out.insert(2, "label", pairs.label.to_numpy())
     for method, feats in bset.features.items():
         out[f"{method}_raw"] = pair_scores(feats, pairs)  # already |e| / mean |e| / cosine
@@ -118,6 +119,24 @@ def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: Translator
     for m, s in classical_scores(bset.expression, bset.prepared.panel, pairs, classical, seed, cb).items():
         out[m] = s
     return out
+
+
+def _drop_seen(test_pairs: pd.DataFrame, translators: TranslatorSet, report: dict) -> pd.DataFrame:
+    """Held-out pairs a given translator trained on a gene of are not held out: leave them out."""
+    seen = translators.training_genes
+    keep = ~(test_pairs.source.isin(seen) | test_pairs.target.isin(seen))
+    report["dropped_seen_pairs"] = int((~keep).sum())
+    if not seen:
+        report["translator_genes_unknown"] = True  # saved before training genes were recorded
+    kept = test_pairs[keep]
+    if kept.empty or kept.label.nunique() < 2:
+        raise DataError(
+            f"The given translator trained on {len(seen)} genes that cover the held-out pairs: of "
+            f"{len(test_pairs):,} held-out pairs, {len(kept):,} remain without them"
+            f"{'' if kept.empty else ' and they are all one class'}, so nothing unseen is left to score. "
+            "Train the translator here (drop --translator), or use --split dataset on another dataset."
+        )
+    return kept
 
 
 def method_columns(predictions: pd.DataFrame) -> list[str]:
@@ -138,8 +157,14 @@ def run_benchmark(
     test_fraction: float = 0.5,
     seed: int = 0,
     progress=None,
+    allow_mismatch: bool = False,
 ) -> BenchmarkResult:
-    """Train translators (unless given) and evaluate every method on held-out pairs."""
+    """Train translators (unless given) and evaluate every method on held-out pairs.
+
+    Given ``translators`` must have been trained on features like these (same model,
+    same extraction settings; ``allow_mismatch`` overrides), and in the gene split any
+    held-out pair with a gene they trained on is dropped (``report["dropped_seen_pairs"]``).
+    """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     if split == "dataset" and train is None and translators is None:
@@ -152,6 +177,8 @@ def run_benchmark(
         train_source, train_pairs = test, gs.train_pairs(test.pairs)
         test_pairs = gs.test_pairs(test.pairs)
         report.update(train_genes=len(gs.train_genes), test_genes=len(gs.test_genes), held_out_genes=gs.test_genes)
+        if translators is not None:
+            test_pairs = _drop_seen(test_pairs, translators, report)
     else:
         train_source = train
         if train is not None:
@@ -170,7 +197,7 @@ def run_benchmark(
             }, progress=cb,
         )
         report.update(train_pairs=len(fit_b), train_edges=int(fit_b.label.sum()), val_pairs=len(val_b))
-    predictions = score_pairs(test, test_pairs, translators, classical, seed, progress)
+    predictions = score_pairs(test, test_pairs, translators, classical, seed, progress, model.digest, allow_mismatch)
     balanced_idx = balanced_sample(test_pairs, seed).index
     predictions.insert(3, "balanced", test_pairs.index.isin(balanced_idx).astype(int))
     cols = method_columns(predictions)

@@ -175,8 +175,11 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     bars = _StageBars(leave=False)
     result = run_benchmark(
         test, model, a.split, train, a.methods, a.classical, _extraction_params(a), cache,
-        TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, bars,
+        TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, bars, allow_mismatch=a.allow_mismatch,
     )
+    if result.report.get("dropped_seen_pairs"):
+        print(f"Left out {result.report['dropped_seen_pairs']:,} held-out pairs with a gene the given translator "
+              "trained on (they would not be predictions).")
     bars.close()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -319,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--train-network", default=None, help="reference network for --train-data")
     b.add_argument("--translator", default=None, help="use this saved translator instead of training one")
     b.add_argument("--save-translator", default=None, help="folder to save the trained translator to")
+    b.add_argument("--allow-mismatch", action="store_true",
+                   help="apply --translator even to features of another model or other extraction settings")
     b.add_argument("--out", required=True, help="output folder (metrics.csv, predictions.csv, per_source.csv, report.json)")
     b.add_argument("--name", default=None, help="label for the test set in reports")
     b.add_argument("--methods", type=_methods, default=_methods("pert,emb,vvp,gt"), help="feature extractors")

@@ -22,6 +22,10 @@ class CheckpointError(UGRNError):
     """A model checkpoint folder is missing files, corrupt, unsafe or inconsistent."""
 
 
+class TranslatorMismatchError(UGRNError):
+    """A saved translator is applied to features made by another model or other settings."""
+
+
 class GeneNotFoundError(UGRNError):
     """A gene the user asked for is not in the panel or the model's vocabulary."""
 

@@ -88,7 +88,8 @@ class Analysis:
     def edges(self) -> pd.DataFrame:
         """Every ordered panel pair with every available score (built once, then reused)."""
         if self._edges is None:
-            self._edges = score_table(self.prepared, self.results, self.network, self.translators)
+            self._edges = score_table(self.prepared, self.results, self.network, self.translators,
+                                      model_digest=self.model.digest)
         return self._edges
 
     def score_columns(self) -> list[str]:
@@ -120,11 +121,16 @@ def score_table(
     network: NetworkMatch | None = None,
     translators: TranslatorSet | None = None,
     correlation: bool = True,
+    model_digest: str | None = None,
 ) -> pd.DataFrame:
-    """``source, target, <scores>…, known, sign`` for every ordered pair of the panel."""
+    """``source, target, <scores>…, known, sign`` for every ordered pair of the panel.
+
+    A translator trained on another model's features or other extraction settings is
+    refused (:class:`~ugrn_core.errors.TranslatorMismatchError`), never silently applied.
+    """
     edges = edges_table(results)
     if translators is not None:
-        pred = translators.predict(results, edges[["source", "target"]])
+        pred = translators.predict(results, edges[["source", "target"]], model_digest)
         for name in translators.translators:
             if "_" not in name:  # the MLP translators; logistic regressions are a sanity check only
                 edges[f"{name}{PROB}"] = pred[name].to_numpy()

@@ -10,6 +10,11 @@ non-linear signal.
 A trained set is saved as a folder: ``translator.json`` (feature specs, scaling,
 logistic coefficients, settings) plus one ``<name>.pt`` state dict per MLP, loaded with
 ``weights_only=True``, so a translator trained on one dataset can score another safely.
+It records its provenance — the model digest, the extraction settings of each feature
+type and the genes its training pairs touched — because features of another model or
+another virtual-cell context have the same width but mean something else, and a pair
+among training genes is not a prediction: :meth:`TranslatorSet.check_applicable` refuses
+the first (naming the difference), :attr:`TranslatorSet.training_genes` flags the second.
 """
 
 from __future__ import annotations
@@ -23,13 +28,36 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .errors import CheckpointError, DataError
+from .errors import CheckpointError, DataError, TranslatorMismatchError
 from .extract.base import PairFeatures
 from .training import EarlyStopping
 
 ENSEMBLE = "ensemble"
 ENSEMBLE_OF = ("vvp", "gt")
 FORMAT_VERSION = 1
+# Extraction settings that change what a feature means; the rest (batch sizes) do not.
+PROVENANCE_KEYS = ("context", "n_cells", "vvp_values", "gt_values", "emb_mode", "fill", "mask_folds",
+                   "background", "value_grid")
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return bool(np.isclose(float(a), float(b), rtol=1e-5, atol=1e-6))
+    return a == b
+
+
+def params_differences(trained: dict, given: dict) -> list[str]:
+    """The extraction settings that differ between training and now, in words."""
+    out = []
+    for key in PROVENANCE_KEYS:
+        if key in trained and key in given and not _same(trained[key], given[key]):
+            a, b = trained[key], given[key]
+            if isinstance(a, list) and len(a) > 4:
+                a, b = f"{len(a)} values from {a[0]:.3g} to {a[-1]:.3g}", f"{len(b)} values from {b[0]:.3g} to {b[-1]:.3g}"
+            out.append(f"{key}: trained with {a}, given {b}")
+    return out
 
 
 @dataclass
@@ -200,21 +228,59 @@ class TranslatorSet:
     ) -> "TranslatorSet":
         """Train one translator of each kind per feature type on labelled ``train`` pairs."""
         config = config or TranslatorConfig()
-        out = cls(info=dict(info or {}))
+        seen = [train] + ([val] if val is not None else [])
+        genes = sorted(set().union(*(set(p.source) | set(p.target) for p in seen)))
+        out = cls(info={**dict(info or {}), "training_genes": genes})
         jobs = [(m, k) for m in features for k in kinds]
         for n, (method, kind) in enumerate(jobs, 1):
             feats = features[method]
             X = pair_features(feats, train)
             Xv = pair_features(feats, val) if val is not None and len(val) else None
-            spec = {"dim": int(X.shape[1]), "params": feats.params}
+            spec = {"dim": int(X.shape[1]), "params": {k: v for k, v in feats.params.items() if k in PROVENANCE_KEYS}}
             t = Translator(method, kind, config, spec).fit(X, train.label.to_numpy(), Xv, None if Xv is None else val.label.to_numpy())
             out.translators[t.name] = t
             if progress:
                 progress(n, len(jobs))
         return out
 
-    def predict(self, features: dict[str, PairFeatures], pairs: pd.DataFrame) -> pd.DataFrame:
-        """Edge probability per translator (and the ensemble) for every row of ``pairs``."""
+    @property
+    def training_genes(self) -> set[str]:
+        """Genes of the pairs it trained (and early-stopped) on: a pair with one of them is not unseen."""
+        return set(self.info.get("training_genes", []))
+
+    def differences(self, features: dict[str, PairFeatures], model_digest: str | None = None) -> list[str]:
+        """How ``features`` (and the model that made them) differ from what this set trained on."""
+        out = []
+        trained_digest = self.info.get("model_digest")
+        if model_digest and trained_digest and model_digest != trained_digest:
+            out.append(f"model: trained on features of model {str(trained_digest)[:12]} "
+                       f"({self.info.get('model', '?')}), given features of model {model_digest[:12]}")
+        for name, t in self.translators.items():
+            if t.method in features:
+                out += [f"{name} {d}" for d in params_differences(t.spec.get("params", {}), features[t.method].params)]
+        return out
+
+    def check_applicable(self, features: dict[str, PairFeatures], model_digest: str | None = None,
+                         allow_mismatch: bool = False) -> list[str]:
+        """Refuse features made otherwise than the training ones (unless ``allow_mismatch``);
+        returns the differences that were allowed."""
+        diffs = self.differences(features, model_digest)
+        if diffs and not allow_mismatch:
+            raise TranslatorMismatchError(
+                "This translator was trained on other features than the ones given, so its probabilities "
+                "would not mean what they say: " + "; ".join(diffs) + ". Extract with the model and settings it "
+                "was trained with, or train a translator on these features (benchmark); to apply it anyway, "
+                "pass allow_mismatch=True (CLI: --allow-mismatch)."
+            )
+        return diffs
+
+    def predict(self, features: dict[str, PairFeatures], pairs: pd.DataFrame, model_digest: str | None = None,
+                allow_mismatch: bool = False) -> pd.DataFrame:
+        """Edge probability per translator (and the ensemble) for every row of ``pairs``.
+
+        Refuses features that differ from the training ones (see :meth:`check_applicable`).
+        """
+        self.check_applicable(features, model_digest, allow_mismatch)
         out = pairs[["source", "target"]].copy()
         logits = {}
         for name, t in self.translators.items():
@@ -277,4 +343,5 @@ class TranslatorSet:
         return out
 
 
-__all__ = ["TranslatorConfig", "TranslatorMLP", "Translator", "TranslatorSet", "pair_features", "pair_scores", "ENSEMBLE"]
+__all__ = ["TranslatorConfig", "TranslatorMLP", "Translator", "TranslatorSet", "pair_features", "pair_scores", "ENSEMBLE",
+           "params_differences"]
