@@ -25,7 +25,12 @@ def test_gene_split_on_demo_writes_the_contract(tmp_path):
     assert required <= set(metrics.method)
     assert set(metrics.negatives) == {"balanced", "full"} and (metrics.split == "genes").all()
     assert metrics.groupby("negatives").method.nunique().eq(metrics.method.nunique()).all()
-    assert metrics[["auroc", "auprc"]].notna().all().all()
+    assert metrics[["auroc", "auprc", "auprc_pr"]].notna().all().all()
+    # signs: VVP/GT/Perturbation and correlations call one, the embedding cannot
+    sign = metrics[metrics.negatives == "balanced"].set_index("method")
+    assert sign.loc[["vvp", "gt", "ensemble", "pert", "pearson"], "sign_accuracy"].notna().all()
+    assert pd.isna(sign.loc["emb", "sign_accuracy"]) and sign.loc["vvp", "n_signed_edges"] > 0
+    assert sign.loc["gt_raw", "sign_accuracy"] > 0.5  # measured 1.0 on the 11 signed held-out edges
     pred = pd.read_csv(out / "predictions.csv")
     assert list(pred.columns[:3]) == ["source", "target", "label"]
     assert required <= set(pred.columns)

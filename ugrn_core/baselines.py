@@ -39,9 +39,11 @@ def _lookup(pairs: pd.DataFrame, genes: list[str], matrix: np.ndarray, rows: lis
     return matrix[pairs.source.map(row).to_numpy(), pairs.target.map(col).to_numpy()]
 
 
-def correlation_scores(X: np.ndarray, genes: list[str], pairs: pd.DataFrame, method: str = "pearson") -> np.ndarray:
-    """|r| for each (source, target) row of ``pairs``; X is cells x ``genes``."""
-    return np.abs(_lookup(pairs, list(genes), correlation_matrix(X, method)))
+def correlation_scores(X: np.ndarray, genes: list[str], pairs: pd.DataFrame, method: str = "pearson",
+                       signed: bool = False) -> np.ndarray:
+    """|r| (or r, with ``signed``) for each (source, target) row of ``pairs``; X is cells x ``genes``."""
+    r = _lookup(pairs, list(genes), correlation_matrix(X, method))
+    return r if signed else np.abs(r)
 
 
 def tree_importance_scores(

@@ -20,7 +20,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .baselines import CLASSICAL, classical_scores
+from .baselines import CLASSICAL, classical_scores, correlation_scores
 from .data.io import read_dataset
 from .data.networks import NetworkMatch, match_network, read_network
 from .data.preprocess import dense_matrix
@@ -29,6 +29,7 @@ from .evaluate import metrics_table, per_source_metrics
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, prepare_data
+from .signs import SIGNED_METHODS, ensemble_signs, pair_signs, sign_accuracy
 from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, validation_split
 from .translator import TranslatorConfig, TranslatorSet, pair_scores
 
@@ -60,7 +61,7 @@ class BenchmarkSet:
 
 @dataclass
 class BenchmarkResult:
-    metrics: pd.DataFrame  # method, split, negatives, auroc, auprc, auprc_ratio, epr, n_pairs, n_edges
+    metrics: pd.DataFrame  # method, split, negatives, auroc, auprc, auprc_ratio, epr, auprc_pr, n_pairs, n_edges, sign_accuracy…
     predictions: pd.DataFrame  # source, target, label, balanced, <method>…
     per_source: pd.DataFrame
     translators: TranslatorSet
@@ -139,6 +140,34 @@ def _drop_seen(test_pairs: pd.DataFrame, translators: TranslatorSet, report: dic
     return kept
 
 
+def predicted_signs(bset: BenchmarkSet, pairs: pd.DataFrame, columns: list[str]) -> dict[str, np.ndarray]:
+    """The predicted sign behind each method column (see :mod:`.signs`); unsigned methods are absent."""
+    out = {}
+    for c in columns:
+        base = c.split("_")[0]
+        if c == "ensemble":
+            s = ensemble_signs(bset.features, pairs)
+        elif base in SIGNED_METHODS and base in bset.features:
+            s = pair_signs(bset.features[base], pairs)
+        elif c in ("pearson", "spearman"):
+            s = np.sign(correlation_scores(bset.expression, bset.prepared.panel, pairs, c, signed=True))
+        else:
+            continue
+        if s is not None:
+            out[c] = s
+    return out
+
+
+def sign_accuracies(bset: BenchmarkSet, predictions: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``method, sign_accuracy, n_signed_edges``: among the scored known edges with a sign."""
+    sign = {(a, b): int(v) for a, b, v in bset.match.edges[["source", "target", "sign"]].itertuples(index=False)}
+    edges = predictions[predictions.label == 1]
+    known = np.array([sign.get(k, 0) for k in zip(edges.source, edges.target)], dtype=int)
+    rows = [{"method": c, "sign_accuracy": sign_accuracy(known, s), "n_signed_edges": int((known != 0).sum())}
+            for c, s in predicted_signs(bset, edges, columns).items()]
+    return pd.DataFrame(rows, columns=["method", "sign_accuracy", "n_signed_edges"])
+
+
 def method_columns(predictions: pd.DataFrame) -> list[str]:
     return [c for c in predictions.columns if c not in ("source", "target", "label", "balanced")]
 
@@ -205,7 +234,7 @@ def run_benchmark(
         metrics_table(predictions[predictions.balanced == 1], cols, split=split, negatives="balanced"),
         metrics_table(predictions, cols, split=split, negatives="full"),
     ]
-    metrics = pd.concat(tables, ignore_index=True)
+    metrics = pd.concat(tables, ignore_index=True).merge(sign_accuracies(test, predictions, cols), on="method", how="left")
     per_source = per_source_metrics(predictions, cols)
     report.update(test_pairs=len(predictions), test_edges=int(predictions.label.sum()), seconds=round(time.perf_counter() - t0, 1))
     return BenchmarkResult(metrics, predictions.reset_index(drop=True), per_source, translators, report)
