@@ -22,8 +22,10 @@ with st.sidebar:
     by = st.selectbox("Rank by", cols, index=cols.index(default_by), format_func=score_label)
     top_n = st.slider("Rows per gene", 5, 100, 25, step=5)
 if "ensemble" not in cols:
-    st.caption("Scores shown are untrained. Train a translator on the **Benchmark** page to add calibrated "
-               "per-method probabilities and the VVP+GT ensemble.")
+    st.caption("Scores shown are untrained. On the **Benchmark** page, *Score every pair out of fold* adds "
+               "per-method translator probabilities and the VVP+GT ensemble.")
+elif analysis.crossfit is not None:
+    st.caption("Translator probabilities are out of fold: each pair's comes from a translator that never saw either gene.")
 
 tab_t, tab_r, tab_a, tab_c = st.tabs(["Targets of a regulator", "Regulators of a target", "Method agreement", "Pair response curves"])
 
@@ -36,8 +38,12 @@ with tab_t:
         st.dataframe(table, hide_index=True, width="stretch", column_config=number_format, height=min(38 * len(table) + 40, 600))
         st.download_button("Download these targets (CSV)", table.to_csv(index=False), "ranked_targets.csv", "text/csv")
         if analysis.network is not None:
-            picked = edges[edges.source.isin(sources)].assign(label=lambda d: d.known.astype(int))
+            chosen = edges[edges.source.isin(sources)]
+            picked = analysis.recovery_pairs(chosen).assign(label=lambda d: d.known.astype(int))
             recovery = per_source_metrics(picked, cols, min_edges=1)
+            if len(picked) < len(chosen):
+                st.caption(f"{len(chosen) - len(picked):,} of these sources' pairs have a gene the loaded translator "
+                           "trained on; they are left out of the recovery check.")
             if len(recovery):
                 st.markdown("**How well each method recovers these sources' known targets** (AUROC / early precision ratio over all panel targets)")
                 st.dataframe(recovery, hide_index=True, width="stretch")

@@ -75,17 +75,36 @@ else:
     shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp", "gt", "pearson") if c in methods] or methods[:3])
     preds = result.predictions if negatives == "full" else result.predictions[result.predictions.balanced == 1]
     st.plotly_chart(roc_pr_figure(preds, shown, labels={c: score_label(c) for c in shown}), width="stretch")
-    if st.button("Use this translator for the dashboard's scores"):
-        analysis.attach(translators=result.translators)
-        st.success("Translator attached: the Regulators, Subnetwork and Export pages now show its probabilities "
-                   "and the ensemble. Pairs among training genes were seen in training; pairs among held-out "
-                   "genes are honest predictions.")
+
+st.subheader("Probabilities for the dashboard, out of fold")
+st.markdown(
+    "To show translator probabilities on the other pages, the genes are split into folds and one translator is "
+    "trained per pair of folds on the pairs that avoid both; each pair is then scored by a translator that **never "
+    "saw either of its genes**. A translator would otherwise read its own training pairs back from memory."
+)
+folds = st.slider("Gene folds", 3, 8, 5, help="k folds train k (k + 1) / 2 translator sets; more folds, more genes to learn from each time.")
+if st.button("Score every pair out of fold", type="primary" if held is not None else "secondary"):
+    bar = st.progress(0.0, text="Out-of-fold translators…")
+    try:
+        analysis.fit_out_of_fold(k=int(folds), progress=lambda d, t: bar.progress(d / t, text=f"Translator sets: {d}/{t}"))
+    except (UGRNError, ValueError) as exc:
+        bar.empty()
+        st.error(str(exc))
+    else:
+        bar.empty()
+        st.success(f"Done: the Regulators, Subnetwork, Pathways and Export pages now show out-of-fold probabilities "
+                   f"and the ensemble ({folds} gene folds).")
 
 with st.expander("Load a translator saved by the CLI (`benchmark --save-translator DIR`)"):
+    st.caption("It must have been trained on features of this model with these extraction settings (it is refused "
+               "otherwise). Pairs with a gene it trained on are flagged `seen_in_training` and left out of recovery "
+               "checks: they are not predictions.")
     folder = st.text_input("Translator folder")
     if st.button("Load translator") and folder.strip():
         try:
             analysis.attach(translators=TranslatorSet.load(folder.strip()))
-            st.success(f"Loaded the translator from {folder.strip()}.")
+            seen = int(analysis.edges().seen_in_training.sum())
+            st.success(f"Loaded the translator from {folder.strip()}; {seen:,} of {len(analysis.edges()):,} pairs "
+                       "have a gene it trained on.")
         except UGRNError as exc:
             st.error(str(exc))

@@ -24,7 +24,20 @@ default = default_score(cols)
 by = c2.selectbox("Targets ranked by", cols, index=cols.index(default), format_func=score_label)
 top_n = c3.slider("Top targets to test", 5, min(100, len(analysis.panel) - 1), min(20, len(analysis.panel) - 1))
 
-top = ranked_targets(edges, [source], by).head(top_n)
+ranked = ranked_targets(edges, [source], by)
+if by.endswith("_prob") or by == "ensemble":
+    if "seen_in_training" in ranked:  # a translator trained elsewhere: its training pairs are not predictions
+        left_out = int(ranked.seen_in_training.sum())
+        ranked = ranked[~ranked.seen_in_training]
+        if left_out:
+            st.caption(f"{left_out} targets left out: the loaded translator trained on pairs with them or with {source}.")
+    elif analysis.crossfit is not None:
+        st.caption("Probabilities out of fold: no target's comes from a translator that saw it or the regulator.")
+top = ranked.head(top_n)
+if top.empty:
+    st.warning(f"No target of {source} is left to test by {score_label(by)}: the loaded translator trained on them. "
+               "Rank by an untrained score, or score the pairs out of fold on the Benchmark page.")
+    st.stop()
 try:
     table = enrichment(top.target.tolist(), analysis.panel, gene_sets)
 except UGRNError as exc:

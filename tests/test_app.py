@@ -79,7 +79,7 @@ def test_subnetwork_page_draws_and_widgets_change_the_graph(at):
     assert len(at.get("download_button")) == 3
 
 
-def test_benchmark_trains_a_translator_the_other_pages_then_use(at):
+def test_benchmark_then_out_of_fold_probabilities_the_other_pages_use(at):
     goto(at, "3_Benchmark")
     at.button[0].click().run()  # the form's "Train and evaluate"
     no_exception(at)
@@ -87,12 +87,21 @@ def test_benchmark_trains_a_translator_the_other_pages_then_use(at):
     assert {"ensemble", "vvp", "gt", "vvp_raw", "pearson"} <= set(metrics.method)
     assert metrics.auroc.between(0, 1).all()
     assert any("Random baseline" in c.value for c in at.caption)
-    use = [b for b in at.button if "Use this translator" in b.label][0]
+    use = [b for b in at.button if "out of fold" in b.label][0]
     use.click().run()
     no_exception(at)
+    assert any("out-of-fold probabilities" in s.value for s in at.success)
     goto(at, "1_Regulators")
     assert at.sidebar.selectbox[0].value == "ensemble"
     assert {"vvp_prob", "gt_prob", "ensemble"} <= set(at.dataframe[0].value.columns)
+    assert any("out of fold" in c.value for c in at.caption)
+    # no probability the pages show comes from a translator that trained on either gene of its pair
+    analysis = at.session_state["analysis"][1]
+    edges, cf = analysis.edges(), analysis.crossfit
+    assert edges.fold_pair.notna().all()
+    for (a, b), grp in edges.groupby(edges.fold_pair.map(lambda f: tuple(map(int, f.split("-"))))):
+        seen = cf.translators[(a, b)].training_genes
+        assert seen and not (grp.source.isin(seen) | grp.target.isin(seen)).any()
 
 
 def test_pathways_page_tests_top_targets_against_regulons(at):

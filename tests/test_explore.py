@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ugrn_core.data.networks import match_network
-from ugrn_core.errors import DataError, GeneNotFoundError
+from ugrn_core.errors import GeneNotFoundError, TranslatorMismatchError
 from ugrn_core.explore import Analysis, pair_response, ranked_regulators, ranked_targets
 from ugrn_core.extract import ExtractionParams
 from ugrn_core.pipeline import prepare_data, run_extraction
@@ -22,6 +22,16 @@ def analysis(default_model):
 
     net = match_network(demo_network(), prepared.panel)
     return Analysis(default_model, prepared, results, network=net, data_label="demo")
+
+
+@pytest.fixture(scope="module")
+def regulator_rich(default_model):
+    """40 genes of which 22 are regulators: 15+ known edges outside every fold pair of a 5-fold cross-fit."""
+    prepared = prepare_data("demo", default_model, n_genes=40, keep_genes=[f"TF{i:02d}" for i in range(1, 31)])
+    results = run_extraction(prepared, default_model, ["pert", "vvp", "gt"])
+    from ugrn_core.data.networks import demo_network
+
+    return Analysis(default_model, prepared, results, network=match_network(demo_network(), prepared.panel), data_label="demo")
 
 
 def test_score_table_has_every_pair_scores_and_known_flags(analysis):
@@ -61,8 +71,37 @@ def test_translator_adds_probabilities_and_ensemble(analysis):
         edges = analysis.edges()
         assert {"vvp_prob", "gt_prob", "ensemble"} <= set(edges.columns)
         assert edges.ensemble.between(0, 1).all()
+        # it trained on every pair here: all are flagged, none may judge recovery
+        assert edges.seen_in_training.all() and analysis.recovery_pairs(edges).empty
+        assert "seen_in_training" not in analysis.score_columns()
     finally:
         analysis.translators, analysis._edges = None, None
+
+
+def test_out_of_fold_probabilities_never_come_from_a_translator_that_saw_the_pair(regulator_rich):
+    analysis = regulator_rich
+    analysis.fit_out_of_fold(config=TranslatorConfig(epochs=40, patience=5))
+    try:
+        edges = analysis.edges()
+        assert {"vvp_prob", "gt_prob", "pert_prob", "ensemble", "fold_pair"} <= set(edges.columns)
+        assert "fold_pair" not in analysis.score_columns() and edges.ensemble.between(0, 1).all()
+        assert len(analysis.recovery_pairs(edges)) == len(edges)
+        cf = analysis.crossfit
+        for row in edges.sample(200, random_state=0).itertuples():
+            seen = cf.translators[tuple(map(int, row.fold_pair.split("-")))].training_genes
+            assert row.source not in seen and row.target not in seen
+        # a translator trained elsewhere replaces the out-of-fold one (and the other way round)
+        pairs = edges[["source", "target"]].assign(label=edges.known.astype(int))
+        some = pairs[pairs.source.isin(analysis.network.regulators[:4]) & pairs.target.isin(analysis.panel[:20])]
+        ts = TranslatorSet.fit(analysis.results, some, config=TranslatorConfig(epochs=2), kinds=("mlp",))
+        analysis.attach(translators=ts)
+        assert analysis.crossfit is None and "fold_pair" not in analysis.edges()
+        flagged = analysis.edges()
+        trained = set(some.source) | set(some.target)
+        assert 0 < flagged.seen_in_training.mean() < 1
+        assert (flagged.seen_in_training == (flagged.source.isin(trained) | flagged.target.isin(trained))).all()
+    finally:
+        analysis.translators, analysis.crossfit, analysis._edges = None, None, None
 
 
 def test_a_translator_that_does_not_fit_changes_nothing(analysis):
@@ -70,7 +109,7 @@ def test_a_translator_that_does_not_fit_changes_nothing(analysis):
     other = run_extraction(analysis.prepared, analysis.model, ["vvp"], params=ExtractionParams(vvp_values=4))
     ts = TranslatorSet.fit(other, pairs, config=TranslatorConfig(epochs=2), kinds=("mlp",))
     before = analysis.edges().columns.tolist()
-    with pytest.raises(DataError, match="expects 4 features per pair, got 8"):
+    with pytest.raises(TranslatorMismatchError, match="vvp_values: trained with 4, given 8"):
         analysis.attach(translators=ts)
     assert analysis.translators is None and analysis.edges().columns.tolist() == before
 

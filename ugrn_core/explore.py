@@ -6,8 +6,13 @@ questions a biologist asks of it: *which genes does X regulate?*, *who regulates
 *how does Y respond as X is dialled up?* Everything returns tidy pandas tables.
 
 Score columns: ``pert``, ``emb``, ``vvp``, ``gt`` are the extractors' untrained scores;
-``<method>_prob`` a trained translator's edge probability; ``ensemble`` the mean of the
-VVP and GT translators' logits; ``pearson`` |Pearson r| over cells (model-free baseline).
+``<method>_prob`` a translator's edge probability; ``ensemble`` the mean of the VVP and GT
+translators' logits; ``pearson`` |Pearson r| over cells (model-free baseline).
+
+Translator probabilities come out of fold (:meth:`Analysis.fit_out_of_fold`, the default
+way): each pair is scored by a translator that never saw either gene (``fold_pair`` says
+which). A translator trained elsewhere can be attached instead; then ``seen_in_training``
+flags the pairs with a gene it trained on, and views that judge recovery leave them out.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import numpy as np
 import pandas as pd
 
 from .baselines import correlation_scores
+from .crossfit import CrossFit, cross_fit
 from .data.networks import NetworkMatch
 from .data.preprocess import dense_matrix
 from .errors import GeneNotFoundError
 from .extract import METHOD_LABELS, ExtractionParams, PairFeatures
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, edges_table
-from .translator import ENSEMBLE, TranslatorSet
+from .splits import pair_universe
+from .translator import ENSEMBLE, TranslatorConfig, TranslatorSet
 
 PROB = "_prob"
 SCORE_LABELS = {
@@ -33,7 +40,7 @@ SCORE_LABELS = {
     ENSEMBLE: "Ensemble (VVP+GT translators)",
     "pearson": "|Pearson r| (baseline)",
 }
-ID_COLUMNS = ("source", "target", "known", "sign")
+ID_COLUMNS = ("source", "target", "known", "sign", "fold_pair", "seen_in_training")
 
 
 def score_label(column: str) -> str:
@@ -49,7 +56,8 @@ class Analysis:
     results: dict[str, PairFeatures]
     params: ExtractionParams = field(default_factory=ExtractionParams)
     network: NetworkMatch | None = None
-    translators: TranslatorSet | None = None
+    translators: TranslatorSet | None = None  # trained elsewhere: pairs it saw are flagged
+    crossfit: CrossFit | None = None  # out-of-fold probabilities on this analysis's network
     data_label: str = "data"
     timings: dict = field(default_factory=dict)
     _edges: pd.DataFrame | None = field(default=None, repr=False)
@@ -69,27 +77,49 @@ class Analysis:
         regs = [g for g in (self.network.regulators if self.network else []) if g in set(self.panel)]
         return regs + [g for g in self.panel if g not in set(regs)]
 
-    def attach(self, network: NetworkMatch | None = None, translators: TranslatorSet | None = None) -> "Analysis":
-        """Set the reference network and/or translator; the score table is rebuilt now, so a
-        translator that does not fit these features fails here and changes nothing."""
-        before = (self.network, self.translators, self._edges)
+    def attach(self, network: NetworkMatch | None = None, translators: TranslatorSet | None = None,
+               crossfit: CrossFit | None = None) -> "Analysis":
+        """Set the reference network, a translator trained elsewhere, or out-of-fold
+        probabilities (each of the last two replaces the other; a new network drops both,
+        since they learnt from the old one). The score table is rebuilt now, so a translator
+        that does not fit these features fails here and changes nothing."""
+        before = (self.network, self.translators, self.crossfit, self._edges)
         if network is not None:
             self.network = network
+            self.translators = self.crossfit = None
         if translators is not None:
-            self.translators = translators
+            self.translators, self.crossfit = translators, None
+        if crossfit is not None:
+            self.crossfit, self.translators = crossfit, None
         self._edges = None
         try:
             self.edges()
         except Exception:
-            self.network, self.translators, self._edges = before
+            self.network, self.translators, self.crossfit, self._edges = before
             raise
         return self
+
+    def fit_out_of_fold(self, k: int = 5, seed: int = 0, progress=None, config: TranslatorConfig | None = None) -> "Analysis":
+        """Translators cross-fitted over ``k`` gene folds on the attached network; every pair's
+        probability then comes from a translator that never saw either of its genes."""
+        if self.network is None:
+            raise ValueError("Out-of-fold translators need a reference network; attach one first.")
+        sources = set.intersection(*(set(f.sources) for f in self.results.values()))
+        labelled = pair_universe(self.network.edges, self.panel, [g for g in self.network.regulators if g in sources])
+        pairs = edges_table(self.results)[["source", "target"]]
+        cf = cross_fit(self.results, labelled, pairs, k, seed, config, info={
+            "trained_on": self.data_label, "model": self.model.name, "model_digest": self.model.digest}, progress=progress)
+        return self.attach(crossfit=cf)
+
+    def recovery_pairs(self, edges: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``edges`` that may judge recovery: all but pairs a translator trained on."""
+        return edges[~edges.seen_in_training] if "seen_in_training" in edges else edges
 
     def edges(self) -> pd.DataFrame:
         """Every ordered panel pair with every available score (built once, then reused)."""
         if self._edges is None:
             self._edges = score_table(self.prepared, self.results, self.network, self.translators,
-                                      model_digest=self.model.digest)
+                                      model_digest=self.model.digest, crossfit=self.crossfit)
         return self._edges
 
     def score_columns(self) -> list[str]:
@@ -122,17 +152,28 @@ def score_table(
     translators: TranslatorSet | None = None,
     correlation: bool = True,
     model_digest: str | None = None,
+    crossfit: CrossFit | None = None,
 ) -> pd.DataFrame:
     """``source, target, <scores>…, known, sign`` for every ordered pair of the panel.
 
-    A translator trained on another model's features or other extraction settings is
-    refused (:class:`~ugrn_core.errors.TranslatorMismatchError`), never silently applied.
+    With ``crossfit``, out-of-fold probabilities and their ``fold_pair``; with
+    ``translators`` (trained elsewhere), their probabilities and ``seen_in_training``. A
+    translator trained on another model's features or other extraction settings is refused
+    (:class:`~ugrn_core.errors.TranslatorMismatchError`), never silently applied.
     """
     edges = edges_table(results)
-    if translators is not None:
+    pred = None
+    if crossfit is not None:
+        pred = edges[["source", "target"]].merge(crossfit.predictions, on=["source", "target"], how="left")
+        edges["fold_pair"] = pred["fold_pair"].to_numpy()
+    elif translators is not None:
         pred = translators.predict(results, edges[["source", "target"]], model_digest)
-        for name in translators.translators:
-            if "_" not in name:  # the MLP translators; logistic regressions are a sanity check only
+        seen = translators.training_genes
+        # a translator file that does not list its training genes may have seen any pair
+        edges["seen_in_training"] = (edges.source.isin(seen) | edges.target.isin(seen)).to_numpy() if seen else True
+    if pred is not None:
+        for name in results:
+            if name in pred:  # the MLP translators; logistic regressions are a sanity check only
                 edges[f"{name}{PROB}"] = pred[name].to_numpy()
         if ENSEMBLE in pred:
             edges[ENSEMBLE] = pred[ENSEMBLE].to_numpy()

@@ -163,7 +163,7 @@ def current_analysis(home: bool = False) -> Analysis:
     held = st.session_state.get("analysis")
     if held is None or held[0] != s.session_key:
         mine = copy.copy(base)
-        mine.network, mine.translators, mine._edges = None, None, None
+        mine.network, mine.translators, mine.crossfit, mine._edges = None, None, None, None
         spec = s.network_spec()
         if spec is not None:
             try:
@@ -196,8 +196,12 @@ def sidebar_summary(analysis: Analysis) -> None:
                     f"**Panel:** {len(analysis.panel)} genes · {len(analysis.results)} methods")
         if analysis.network is not None:
             st.caption(f"Reference network: {analysis.network.summary()}")
+        if analysis.crossfit is not None:
+            st.caption(f"Translator probabilities: out of fold ({analysis.crossfit.k} gene folds): each from a "
+                       "translator that never saw either gene.")
         if analysis.translators is not None:
-            st.caption(f"Translator: trained on {analysis.translators.info.get('trained_on', '?')}")
+            st.caption(f"Translator: trained on {analysis.translators.info.get('trained_on', '?')}; pairs with a "
+                       "gene it trained on are flagged `seen_in_training`.")
 
 
 GENE_SET_SOURCES = ("Regulons of the reference network (built in)", "Upload a GMT file", "GMT file on this machine")
