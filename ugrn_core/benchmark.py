@@ -29,7 +29,7 @@ from .evaluate import metrics_table, per_source_metrics
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, prepare_data
-from .signs import SIGNED_METHODS, ensemble_signs, pair_signs, sign_accuracy
+from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs, sign_accuracy
 from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, validation_split
 from .translator import TranslatorConfig, TranslatorSet, pair_scores
 
@@ -95,9 +95,11 @@ def make_benchmark_set(name: str, prepared: PreparedData, match: NetworkMatch, f
     return BenchmarkSet(name, prepared, match, pairs, dict(features or {}))
 
 
-def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None, cache=None, progress=None) -> None:
-    """Features for every regulator -> panel gene pair (sources = the network's regulators)."""
-    sources = sorted(bset.pairs.source.unique(), key=bset.prepared.panel.index)
+def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None, cache=None, progress=None,
+                sources: list[str] | None = None) -> None:
+    """Features for every source -> panel gene pair (default sources: the network's regulators)."""
+    if sources is None:
+        sources = sorted(bset.pairs.source.unique(), key=bset.prepared.panel.index)
     for method in methods:
         have = bset.features.get(method)
         if have is not None and set(sources) <= set(have.sources) and have.targets == bset.prepared.panel:
@@ -160,9 +162,8 @@ def predicted_signs(bset: BenchmarkSet, pairs: pd.DataFrame, columns: list[str])
 
 def sign_accuracies(bset: BenchmarkSet, predictions: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``method, sign_accuracy, n_signed_edges``: among the scored known edges with a sign."""
-    sign = {(a, b): int(v) for a, b, v in bset.match.edges[["source", "target", "sign"]].itertuples(index=False)}
     edges = predictions[predictions.label == 1]
-    known = np.array([sign.get(k, 0) for k in zip(edges.source, edges.target)], dtype=int)
+    known = network_signs(bset.match.edges, edges)[1]
     rows = [{"method": c, "sign_accuracy": sign_accuracy(known, s), "n_signed_edges": int((known != 0).sum())}
             for c, s in predicted_signs(bset, edges, columns).items()]
     return pd.DataFrame(rows, columns=["method", "sign_accuracy", "n_signed_edges"])

@@ -201,10 +201,10 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
 def cmd_predict(a: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .benchmark import load_benchmark_set
+    from .benchmark import extract_for, load_benchmark_set
     from .crossfit import cross_fit, edges_with_out_of_fold
     from .evaluate import auroc
-    from .extract import FeatureCache, extract_features
+    from .extract import FeatureCache
     from .models.foundation import load_model
     from .translator import TranslatorConfig
 
@@ -221,14 +221,10 @@ def cmd_predict(a: argparse.Namespace) -> int:
                         "(or leave --sources out to score every panel gene as a source).")
     sources = list(dict.fromkeys([*sources, *sorted(set(bset.pairs.source), key=panel.index)]))
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars = _StageBars(desc=lambda method: f"{method:>4}", unit="cell")
-    features = {}
-    for method in a.methods:
-        features[method] = extract_features(
-            method, model, panel, sources, bset.prepared.mean_values, _extraction_params(a), cache,
-            lambda d, t, m=method: bars(m, d, t), cell_values=bset.prepared.model_values,
-        )
+    bars = _StageBars(unit="cell")
+    extract_for(bset, model, a.methods, _extraction_params(a), cache, bars, sources=sources)
     bars.close()
+    features = bset.features
     pairs = pd.DataFrame([(s, t) for s in sources for t in panel if s != t], columns=["source", "target"])
     fold_bar = _StageBars(leave=False)
     cf = cross_fit(features, bset.pairs, pairs, a.folds, a.seed, TranslatorConfig(seed=a.seed),

@@ -74,6 +74,7 @@ def cross_fit(
     folds = gene_folds(genes, sorted(set(labelled.source)), k, seed)
     lf_s, lf_t = labelled.source.map(folds).to_numpy(), labelled.target.map(folds).to_numpy()
     pf_s, pf_t = pairs.source.map(folds).to_numpy(), pairs.target.map(folds).to_numpy()
+    lo, hi = np.minimum(pf_s, pf_t), np.maximum(pf_s, pf_t)  # each pair's unordered fold pair
     fold_pairs = list(combinations_with_replacement(range(k), 2))
     parts, sets = [], {}
     for n, (a, b) in enumerate(fold_pairs, 1):
@@ -88,7 +89,6 @@ def cross_fit(
             features, balanced_sample(fit, seed), balanced_sample(val, seed), config, kinds,
             info={**dict(info or {}), "fold_pair": [a, b], "k": k, "seed": seed},
         )
-        lo, hi = np.minimum(pf_s, pf_t), np.maximum(pf_s, pf_t)
         rows = pairs[(lo == a) & (hi == b)]
         if len(rows):
             pred = sets[(a, b)].predict(features, rows[["source", "target"]])
@@ -105,7 +105,7 @@ def edges_with_out_of_fold(features: dict[str, PairFeatures], cf: CrossFit, know
     probability (``<m>_prob``, ``ensemble``), ``in_network``, the known ``sign`` (0 = unsigned
     or not an edge), the ``predicted_sign`` (VVP and GT agreeing, else the first signed feature
     type) and the ``fold_pair`` whose translator scored it."""
-    from .signs import SIGNED_METHODS, ensemble_signs, pair_signs
+    from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs
     from .translator import ENSEMBLE, pair_scores
 
     pred = cf.predictions
@@ -118,10 +118,7 @@ def edges_with_out_of_fold(features: dict[str, PairFeatures], cf: CrossFit, know
             out[f"{name}_prob"] = pred[name].to_numpy()
     if ENSEMBLE in pred:
         out[ENSEMBLE] = pred[ENSEMBLE].to_numpy()
-    sign = {(a, b): int(v) for a, b, v in known[["source", "target", "sign"]].itertuples(index=False)}
-    keys = list(zip(pairs.source, pairs.target))
-    out["in_network"] = [k in sign for k in keys]
-    out["sign"] = [sign.get(k, 0) for k in keys]
+    out["in_network"], out["sign"] = network_signs(known, pairs)
     signs = ensemble_signs(features, pairs)
     if signs is None:
         first = next((m for m in SIGNED_METHODS if m in features), None)

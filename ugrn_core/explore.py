@@ -30,6 +30,7 @@ from .errors import GeneNotFoundError
 from .extract import METHOD_LABELS, ExtractionParams, PairFeatures
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, edges_table
+from .signs import network_signs
 from .splits import pair_universe
 from .translator import ENSEMBLE, TranslatorConfig, TranslatorSet
 
@@ -180,10 +181,7 @@ def score_table(
     if correlation:
         edges["pearson"] = correlation_scores(dense_matrix(prepared.adata, prepared.panel), prepared.panel, edges)
     if network is not None:
-        sign = {(s, t): int(v) for s, t, v in network.edges[["source", "target", "sign"]].itertuples(index=False)}
-        keys = list(zip(edges.source, edges.target))
-        edges["known"] = [k in sign for k in keys]
-        edges["sign"] = [sign.get(k, 0) for k in keys]
+        edges["known"], edges["sign"] = network_signs(network.edges, edges)
     return edges
 
 

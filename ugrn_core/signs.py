@@ -55,6 +55,13 @@ def ensemble_signs(features: dict[str, PairFeatures], pairs: pd.DataFrame) -> np
     return np.where(a == b, a, 0).astype(np.int8)
 
 
+def network_signs(network_edges: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``pairs``: is it an edge of the network, and its known sign (0 = unsigned or no edge)."""
+    sign = {(a, b): int(v) for a, b, v in network_edges[["source", "target", "sign"]].itertuples(index=False)}
+    keys = list(zip(pairs.source, pairs.target))
+    return np.array([k in sign for k in keys], dtype=bool), np.array([sign.get(k, 0) for k in keys], dtype=int)
+
+
 def sign_accuracy(known, predicted) -> float:
     """Among pairs with a known sign (non-zero), the fraction predicted with that sign.
 
@@ -66,4 +73,4 @@ def sign_accuracy(known, predicted) -> float:
     return float((p[signed] == k[signed]).mean()) if signed.any() else float("nan")
 
 
-__all__ = ["SIGNED_METHODS", "predicted_sign", "pair_signs", "ensemble_signs", "sign_accuracy"]
+__all__ = ["SIGNED_METHODS", "predicted_sign", "pair_signs", "ensemble_signs", "network_signs", "sign_accuracy"]
