@@ -30,7 +30,7 @@ with st.form("benchmark_form"):
     test_fraction = c1.slider("Share of genes held out for testing", 0.2, 0.8, 0.5, step=0.05)
     seed = c2.number_input("Seed", 0, 10_000, 0, step=1)
     classical = c3.multiselect("Classical baselines", list(CLASSICAL), default=["pearson", "spearman"],
-                               help="grnboost (tree ensembles) takes about a minute on 100 genes.")
+                               help="grnboost is GRNBoost2 and genie3 GENIE3 with arboreto's settings; GENIE3's 1,000 trees per target take about 13 s per target on 3,000 cells.")
     go = st.form_submit_button("Train and evaluate", type="primary")
 
 if go:

@@ -118,7 +118,7 @@ def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: Translator
     out.insert(2, "label", pairs.label.to_numpy())
     for method, feats in bset.features.items():
         out[f"{method}_raw"] = pair_scores(feats, pairs)  # already |e| / mean |e| / cosine
-    cb = (lambda d, t: progress(f"{bset.name}: grnboost", d, t)) if progress else None
+    cb = (lambda m, d, t: progress(f"{bset.name}: {m}", d, t)) if progress else None
     for m, s in classical_scores(bset.expression, bset.prepared.panel, pairs, classical, seed, cb).items():
         out[m] = s
     return out

@@ -379,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output folder (metrics.csv, predictions.csv, per_source.csv, report.json)")
     b.add_argument("--name", default=None, help="label for the test set in reports")
     b.add_argument("--methods", type=_methods, default=_methods("pert,emb,vvp,gt"), help="feature extractors")
-    b.add_argument("--classical", type=_classical, default=_classical("pearson,spearman,grnboost"), help="model-free baselines")
+    b.add_argument("--classical", type=_classical, default=_classical("pearson,spearman,grnboost"),
+                   help="model-free baselines: pearson, spearman, grnboost (GRNBoost2), genie3 (GENIE3, 1,000 trees "
+                        "per target: slow, so not in the default)")
     b.add_argument("--n-genes", type=int, default=300, help="panel: most variable network genes known to the model")
     b.add_argument("--test-fraction", type=float, default=0.5, help="share of genes held out (--split genes)")
     b.add_argument("--seed", type=int, default=0)
