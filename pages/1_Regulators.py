@@ -15,7 +15,12 @@ analysis = page("Regulators", "📋")
 edges = analysis.edges()
 cols = analysis.score_columns()
 default_by = default_score(cols)
-number_format = {c: st.column_config.NumberColumn(score_label(c), format="%.4f") for c in cols}
+number_format = {
+    **{c: st.column_config.NumberColumn(score_label(c), format="%.4f") for c in cols},
+    "predicted_sign": st.column_config.NumberColumn(
+        "Predicted sign", format="%+d", help="+1 activates, -1 represses (VVP and GT agree), 0 no call."),
+    "sign": st.column_config.NumberColumn("Known sign", format="%+d", help="The reference network's sign; 0 = unsigned or not an edge."),
+}
 genes = analysis.regulators_first()
 
 with st.sidebar:

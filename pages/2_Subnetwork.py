@@ -46,8 +46,9 @@ if sub.capped:
 st.markdown(
     f"<span style='color:{SEED_COLOR}'>●</span> chosen gene &nbsp; "
     f"<span style='color:{KNOWN_COLOR}'>━</span> edge in the reference network &nbsp; "
-    f"<span style='color:{NOVEL_COLOR}'>━</span> predicted only &nbsp; · width = score rank, node size = degree; "
-    "drag nodes, scroll to zoom, hover for scores.", unsafe_allow_html=True)
+    f"<span style='color:{NOVEL_COLOR}'>━</span> predicted only &nbsp; · → predicted activation, "
+    "⊣ (dashed) predicted repression, ∘ no sign call (VVP and GT disagree) · width = score rank, node size = degree; "
+    "drag nodes, scroll to zoom, hover for scores and known signs.", unsafe_allow_html=True)
 titles = edge_descriptions(edges, list(sub.graph.edges()))
 page = network_html(sub, height_px=620, edge_titles=titles)  # our own HTML, gene names escaped
 if hasattr(st, "iframe"):

@@ -23,7 +23,9 @@ about = {
     "rankedEdges.csv": "BEELINE layout (tab-separated Gene1, Gene2, EdgeWeight), best first: every ordered pair of the panel.",
     "edges_all_methods.csv": "One row per pair, one column per score, plus known-edge flags: opens in any spreadsheet.",
     "network.graphml": "The top edges with score and known flags (Cytoscape: File > Import > Network from File).",
-    "network.sif": "The same edges as Simple Interaction Format.",
+    "network.sif": "The same edges as Simple Interaction Format, each activates / represses by its predicted sign (regulates: no call).",
+    "regulon.csv": "The same edges as a decoupler network (source, target, weight): weight = score x predicted sign; "
+                   "edges without a sign call are left out.",
     "manifest.json": "Package versions, model checkpoint hash, data, panel, parameters, seeds and timings.",
 }
 mime = {"csv": "text/csv", "graphml": "application/xml", "sif": "text/plain", "json": "application/json"}

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ugrn_core.errors import GeneNotFoundError
-from ugrn_core.graph import rank_agreement, ranked_edges, subnetwork, to_graphml, to_sif
+from ugrn_core.graph import rank_agreement, ranked_edges, regulon_table, subnetwork, to_graphml, to_sif
 
 
 @pytest.fixture
@@ -61,3 +61,23 @@ def test_graphml_and_sif_round_trip_with_odd_names(edges):
 def test_rank_agreement_is_symmetric_with_unit_diagonal(edges):
     r = rank_agreement(edges, ["vvp", "gt"])
     assert r.loc["vvp", "vvp"] == 1.0 and r.loc["vvp", "gt"] == r.loc["gt", "vvp"]
+
+
+def test_signs_reach_graph_files_and_the_regulon_table(edges):
+    signed = edges.assign(predicted_sign=[1, -1, 0, 1, -1, 1, 0], sign=[1, 1, 0, 0, 0, 0, 0])
+    sub = subnetwork(signed, ["A"], "vvp", top_k=10)
+    assert sub.graph.edges["A", "C"]["interaction"] == "represses" and sub.graph.edges["A", "C"]["known_sign"] == 1
+    sif = set(to_sif(sub.graph).splitlines())
+    assert {"A\tactivates\tB", "A\trepresses\tC", "A\tregulates\tD"} <= sif
+    back = nx.read_graphml(io.BytesIO(to_graphml(sub.graph).encode()))
+    assert back.edges["A", "C"]["predicted_sign"] == -1 and back.edges["A", "C"]["interaction"] == "represses"
+    frame = sub.edges_frame().set_index(["source", "target"])
+    assert frame.loc[("A", "B"), "known_sign"] == 1 and frame.loc[("A", "D"), "predicted_sign"] == 0
+    reg = regulon_table(signed, "vvp", n_edges=4)  # top 4: A>B +, A>C -, B>E +, C>F -
+    assert list(reg.columns) == ["source", "target", "weight"]
+    assert reg.set_index(["source", "target"]).weight.to_dict() == pytest.approx(
+        {("A", "B"): 0.9, ("A", "C"): -0.8, ("B", "E"): 0.7, ("C", "F"): -0.6})
+    no_call = regulon_table(signed, "gt", n_edges=2)  # top by gt: A>D (no call, left out), E>A
+    assert list(zip(no_call.source, no_call.target)) == [("E", "A")]
+    with pytest.raises(ValueError, match="predicted signs"):
+        regulon_table(edges, "vvp")

@@ -8,6 +8,7 @@ import re
 import zipfile
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,7 +70,15 @@ def test_export_bundle_opens_in_other_tools(analysis):
     assert {"emb", "vvp", "gt", "pearson", "known"} <= set(wide.columns)
     G = nx.read_graphml(io.BytesIO(files["network.graphml"].encode()))
     assert G.number_of_edges() == 40
-    assert len(files["network.sif"].splitlines()) == 40
+    sif = [line.split("\t") for line in files["network.sif"].splitlines()]
+    assert len(sif) == 40 and {i for _, i, _ in sif} <= {"activates", "represses", "regulates"}
+    # the SIF's interaction is the table's predicted sign; the regulon's weight carries it too
+    sign = wide.set_index(["source", "target"]).predicted_sign
+    words = {1: "activates", -1: "represses", 0: "regulates"}
+    assert all(words[sign[(a, b)]] == i for a, i, b in sif)
+    regulon = pd.read_csv(io.StringIO(files["regulon.csv"]))
+    assert list(regulon.columns) == ["source", "target", "weight"] and 0 < len(regulon) <= 40
+    assert (np.sign(regulon.weight).to_numpy() == [sign[p] for p in zip(regulon.source, regulon.target)]).all()
     manifest = json.loads(files["manifest.json"])
     assert manifest["model"]["digest"] == analysis.model.digest
     assert manifest["packages"]["torch"] and manifest["data"]["panel"] == analysis.panel

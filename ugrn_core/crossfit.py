@@ -105,7 +105,7 @@ def edges_with_out_of_fold(features: dict[str, PairFeatures], cf: CrossFit, know
     probability (``<m>_prob``, ``ensemble``), ``in_network``, the known ``sign`` (0 = unsigned
     or not an edge), the ``predicted_sign`` (VVP and GT agreeing, else the first signed feature
     type) and the ``fold_pair`` whose translator scored it."""
-    from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs
+    from .signs import network_signs, predicted_pair_signs
     from .translator import ENSEMBLE, pair_scores
 
     pred = cf.predictions
@@ -119,11 +119,7 @@ def edges_with_out_of_fold(features: dict[str, PairFeatures], cf: CrossFit, know
     if ENSEMBLE in pred:
         out[ENSEMBLE] = pred[ENSEMBLE].to_numpy()
     out["in_network"], out["sign"] = network_signs(known, pairs)
-    signs = ensemble_signs(features, pairs)
-    if signs is None:
-        first = next((m for m in SIGNED_METHODS if m in features), None)
-        signs = pair_signs(features[first], pairs) if first else np.zeros(len(pairs), dtype=np.int8)
-    out["predicted_sign"] = signs
+    out["predicted_sign"] = predicted_pair_signs(features, pairs)
     out["fold_pair"] = pred["fold_pair"].to_numpy()
     return out
 

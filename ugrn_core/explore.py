@@ -30,7 +30,7 @@ from .errors import GeneNotFoundError
 from .extract import METHOD_LABELS, ExtractionParams, PairFeatures
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, edges_table
-from .signs import network_signs
+from .signs import network_signs, predicted_pair_signs, sign_word
 from .splits import pair_universe
 from .translator import ENSEMBLE, TranslatorConfig, TranslatorSet
 
@@ -41,7 +41,7 @@ SCORE_LABELS = {
     ENSEMBLE: "Ensemble (VVP+GT translators)",
     "pearson": "|Pearson r| (baseline)",
 }
-ID_COLUMNS = ("source", "target", "known", "sign", "fold_pair", "seen_in_training")
+ID_COLUMNS = ("source", "target", "known", "sign", "predicted_sign", "fold_pair", "seen_in_training")
 
 
 def score_label(column: str) -> str:
@@ -155,7 +155,10 @@ def score_table(
     model_digest: str | None = None,
     crossfit: CrossFit | None = None,
 ) -> pd.DataFrame:
-    """``source, target, <scores>…, known, sign`` for every ordered pair of the panel.
+    """``source, target, <scores>…, predicted_sign, known, sign`` for every ordered pair of the panel.
+
+    ``predicted_sign`` is VVP and GT's agreed sign (see :func:`.signs.predicted_pair_signs`);
+    ``sign`` the reference network's (0 = unsigned or not an edge).
 
     With ``crossfit``, out-of-fold probabilities and their ``fold_pair``; with
     ``translators`` (trained elsewhere), their probabilities and ``seen_in_training``. A
@@ -180,6 +183,7 @@ def score_table(
             edges[ENSEMBLE] = pred[ENSEMBLE].to_numpy()
     if correlation:
         edges["pearson"] = correlation_scores(dense_matrix(prepared.adata, prepared.panel), prepared.panel, edges)
+    edges["predicted_sign"] = predicted_pair_signs(results, edges)
     if network is not None:
         edges["known"], edges["sign"] = network_signs(network.edges, edges)
     return edges
@@ -235,7 +239,8 @@ def pair_response(results: dict[str, PairFeatures], source: str, target: str) ->
 
 
 def edge_descriptions(edges: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """``"A -> B | VVP 0.12 · GT 0.034 · known"`` per pair: hover text for network edges."""
+    """``"A -> B | vvp 0.12 · gt 0.034 · predicted: activates · known: activates"`` per pair:
+    hover text for network edges."""
     cols = score_columns(edges)
     idx = edges.set_index(["source", "target"])
     out = {}
@@ -244,8 +249,11 @@ def edge_descriptions(edges: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict
             continue
         row = idx.loc[pair]
         parts = [f"{c} {row[c]:.3g}" for c in cols if pd.notna(row[c])]
-        flag = " · known" if bool(row.get("known", False)) else ""
-        out[pair] = f"{pair[0]} -> {pair[1]} | " + " · ".join(parts) + flag
+        if "predicted_sign" in row:
+            parts.append(f"predicted: {sign_word(row['predicted_sign'])}")
+        if bool(row.get("known", False)):
+            parts.append("known" + (f": {sign_word(row['sign'])}" if row.get("sign", 0) else ""))
+        out[pair] = f"{pair[0]} -> {pair[1]} | " + " · ".join(parts)
     return out
 
 

@@ -2,7 +2,9 @@
 
 Files inside the bundle: ``rankedEdges.csv`` (BEELINE: tab-separated Gene1, Gene2, EdgeWeight),
 ``edges_all_methods.csv`` (every score, one row per pair), ``network.graphml`` and
-``network.sif`` (the top edges, for Cytoscape) and ``manifest.json``.
+``network.sif`` (the top edges, for Cytoscape, each ``activates`` / ``represses`` /
+``regulates`` by its predicted sign), ``regulon.csv`` (the same top edges as decoupler's
+``source, target, weight`` with a signed weight) and ``manifest.json``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import zipfile
 
 from .explore import Analysis
-from .graph import ranked_edges_text, to_graphml, to_sif, top_edges_graph
+from .graph import ranked_edges_text, regulon_table, to_graphml, to_sif, top_edges_graph
 from .manifest import run_manifest
 
 
@@ -26,6 +28,7 @@ def export_files(analysis: Analysis, method: str, n_edges: int = 500) -> dict[st
         "edges_all_methods.csv": edges.to_csv(index=False),
         "network.graphml": to_graphml(G),
         "network.sif": to_sif(G),
+        **({"regulon.csv": regulon_table(edges, method, n_edges).to_csv(index=False)} if "predicted_sign" in edges else {}),
         "manifest.json": json.dumps(manifest, indent=2, default=str),
     }
 

@@ -16,6 +16,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import GeneNotFoundError
+from .signs import sign_word
+
+SIGN_COLUMNS = ("predicted_sign", "sign")  # carried onto graph edges when the table has them
 
 
 # Which score ranks a file when the user did not say: the translator's ensemble, then the
@@ -55,7 +58,17 @@ class Subnetwork:
 
     def edges_frame(self) -> pd.DataFrame:
         rows = [{"source": u, "target": v, **d} for u, v, d in self.graph.edges(data=True)]
-        return pd.DataFrame(rows, columns=["source", "target", "score", "known"])
+        return pd.DataFrame(rows, columns=["source", "target", "score", "interaction", "predicted_sign", "known", "known_sign"])
+
+
+def _edge_data(row: dict, score_column: str, known: set[tuple[str, str]]) -> dict:
+    """Edge attributes: score, predicted sign and its Cytoscape interaction word, known flag
+    and known sign (GraphML keeps them all; SIF keeps the interaction)."""
+    sign = int(row.get("predicted_sign", 0) or 0)
+    return {
+        "score": float(row[score_column]), "interaction": sign_word(sign), "predicted_sign": sign,
+        "known": bool((row["source"], row["target"]) in known), "known_sign": int(row.get("sign", 0) or 0),
+    }
 
 
 def subnetwork(
@@ -78,7 +91,7 @@ def subnetwork(
     missing = [s for s in seeds if s not in genes]
     if missing:
         raise GeneNotFoundError(f"Gene(s) {missing[:10]} have no scored edges; pick genes from the panel.")
-    e = edges[["source", "target", method]].dropna()
+    e = edges[["source", "target", method, *[c for c in SIGN_COLUMNS if c in edges]]].dropna(subset=[method])
     e = e[e.source != e.target]
     if threshold is not None:
         e = e[e[method] >= threshold]
@@ -94,7 +107,8 @@ def subnetwork(
         nxt = []
         for g in frontier:
             picks = pd.concat([by_source.get(g, e.iloc[:0]), by_target.get(g, e.iloc[:0])])
-            for s, t, w in picks.itertuples(index=False):
+            for row in picks.to_dict("records"):
+                s, t = row["source"], row["target"]
                 for node in (s, t):
                     if node not in G:
                         if G.number_of_nodes() >= max_nodes:
@@ -103,7 +117,7 @@ def subnetwork(
                         G.add_node(node, seed=False, hop=hop)
                         nxt.append(node)
                 if s in G and t in G:
-                    G.add_edge(s, t, score=float(w), known=bool((s, t) in known))
+                    G.add_edge(s, t, **_edge_data(row, method, known))
         frontier = nxt
     return Subnetwork(_with_degrees(G), capped, method)
 
@@ -116,12 +130,30 @@ def _with_degrees(G: nx.DiGraph) -> nx.DiGraph:
 
 def top_edges_graph(edges: pd.DataFrame, method: str, n_edges: int = 500, known: set[tuple[str, str]] | None = None) -> nx.DiGraph:
     """The ``n_edges`` best-scoring edges of the whole panel as a graph (for Cytoscape)."""
-    top = ranked_edges(edges, method).head(n_edges)
+    top = _top_edges(edges, method, n_edges)
     known = known or set()
     G = nx.DiGraph()
-    for s, t, w in top.itertuples(index=False):
-        G.add_edge(s, t, score=float(w), known=bool((s, t) in known))
+    for row in top.to_dict("records"):
+        G.add_edge(row["source"], row["target"], **_edge_data(row, method, known))
     return _with_degrees(G)
+
+
+def _top_edges(edges: pd.DataFrame, method: str, n_edges: int) -> pd.DataFrame:
+    e = edges[["source", "target", method, *[c for c in SIGN_COLUMNS if c in edges]]].dropna(subset=[method])
+    return e.sort_values(method, ascending=False, kind="stable").head(n_edges)
+
+
+def regulon_table(edges: pd.DataFrame, method: str, n_edges: int = 500) -> pd.DataFrame:
+    """A decoupler-style network ``source, target, weight`` from the ``n_edges`` best pairs:
+    weight = score x predicted sign (positive = activates, negative = represses), as
+    decoupler's ``mor``/``weight`` column reads it. Pairs without a sign call are left out:
+    a weight of 0 would tell decoupler the edge does nothing."""
+    if "predicted_sign" not in edges:
+        raise ValueError("A regulon table needs predicted signs: extract VVP, GT or Perturbation features.")
+    top = _top_edges(edges, method, n_edges)
+    top = top[top.predicted_sign != 0]
+    return pd.DataFrame({"source": top.source.to_numpy(), "target": top.target.to_numpy(),
+                         "weight": (top[method] * top.predicted_sign).to_numpy(dtype=float)})
 
 
 def to_graphml(graph: nx.DiGraph) -> str:
@@ -131,9 +163,10 @@ def to_graphml(graph: nx.DiGraph) -> str:
     return buf.getvalue().decode("utf-8")
 
 
-def to_sif(graph: nx.DiGraph, interaction: str = "regulates") -> str:
-    """Simple Interaction Format: ``source <tab> interaction <tab> target`` per edge."""
-    return "".join(f"{u}\t{interaction}\t{v}\n" for u, v in graph.edges())
+def to_sif(graph: nx.DiGraph) -> str:
+    """Simple Interaction Format: ``source <tab> interaction <tab> target`` per edge, the
+    interaction being the predicted ``activates`` / ``represses`` (``regulates``: no call)."""
+    return "".join(f"{u}\t{d.get('interaction', 'regulates')}\t{v}\n" for u, v, d in graph.edges(data=True))
 
 
 def rank_agreement(edges: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -141,4 +174,4 @@ def rank_agreement(edges: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     return edges[methods].rank().corr(method="pearson").astype(np.float64)
 
 
-__all__ = ["ranked_edges", "Subnetwork", "subnetwork", "top_edges_graph", "to_graphml", "to_sif", "rank_agreement"]
+__all__ = ["ranked_edges", "Subnetwork", "subnetwork", "top_edges_graph", "regulon_table", "to_graphml", "to_sif", "rank_agreement"]

@@ -195,7 +195,8 @@ _FREEZE = 'network.once("stabilizationIterationsDone", function () { network.set
 
 def network_html(sub: Subnetwork, height_px: int = 620, edge_titles: dict[tuple[str, str], str] | None = None) -> str:
     """Self-contained HTML of ``sub``: seeds orange, edge colour = known (green) or novel
-    (blue), edge width = score rank within the graph, node size = degree."""
+    (blue), arrow head = predicted sign (arrow: activates; bar and dashes: represses; a
+    small circle: no call), edge width = score rank within the graph, node size = degree."""
     from pyvis.network import Network
 
     net = Network(height=f"{height_px}px", width="100%", directed=True, cdn_resources="in_line")
@@ -211,8 +212,11 @@ def network_html(sub: Subnetwork, height_px: int = 620, edge_titles: dict[tuple[
     ranks = (pd.Series(scores).rank(pct=True).to_numpy() if len(scores) else scores)
     for (u, v, d), r in zip(G.edges(data=True), ranks):
         title = edge_titles.get((u, v), "") if edge_titles else f"{u} -> {v}: {d.get('score', 0):.3g}"
+        sign = int(d.get("predicted_sign", 0))
+        head = {1: {"to": {"enabled": True, "type": "arrow"}}, -1: {"to": {"enabled": True, "type": "bar"}}}
         net.add_edge(ids[u], ids[v], color=KNOWN_COLOR if d.get("known") else NOVEL_COLOR, width=1 + 5 * float(r),
-                     title=title, arrows="to")
+                     title=title, arrows=head.get(sign, {"to": {"enabled": True, "type": "circle", "scaleFactor": 0.4}}),
+                     dashes=sign < 0)
     net.set_options("""{"physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250},
         "forceAtlas2Based": {"gravitationalConstant": -60, "springLength": 110}},
         "interaction": {"hover": true, "navigationButtons": true}, "edges": {"smooth": false}}""")

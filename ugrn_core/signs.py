@@ -55,6 +55,25 @@ def ensemble_signs(features: dict[str, PairFeatures], pairs: pd.DataFrame) -> np
     return np.where(a == b, a, 0).astype(np.int8)
 
 
+def predicted_pair_signs(features: dict[str, PairFeatures], pairs: pd.DataFrame) -> np.ndarray:
+    """The one predicted sign a table shows per pair: where VVP and GT were both extracted,
+    the sign they agree on (0 where they disagree); else the first signed feature type's; 0
+    when none was extracted."""
+    signs = ensemble_signs(features, pairs)
+    if signs is not None:
+        return signs
+    first = next((m for m in SIGNED_METHODS if m in features), None)
+    return pair_signs(features[first], pairs) if first else np.zeros(len(pairs), dtype=np.int8)
+
+
+SIGN_WORDS = {1: "activates", -1: "represses", 0: "regulates"}
+
+
+def sign_word(sign) -> str:
+    """``activates`` / ``represses`` / ``regulates`` (no call): Cytoscape's interaction names."""
+    return SIGN_WORDS.get(int(sign), "regulates")
+
+
 def network_signs(network_edges: pd.DataFrame, pairs: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``pairs``: is it an edge of the network, and its known sign (0 = unsigned or no edge)."""
     sign = {(a, b): int(v) for a, b, v in network_edges[["source", "target", "sign"]].itertuples(index=False)}
@@ -73,4 +92,7 @@ def sign_accuracy(known, predicted) -> float:
     return float((p[signed] == k[signed]).mean()) if signed.any() else float("nan")
 
 
-__all__ = ["SIGNED_METHODS", "predicted_sign", "pair_signs", "ensemble_signs", "network_signs", "sign_accuracy"]
+__all__ = [
+    "SIGNED_METHODS", "SIGN_WORDS", "predicted_sign", "pair_signs", "ensemble_signs", "predicted_pair_signs", "sign_word",
+    "network_signs", "sign_accuracy",
+]
