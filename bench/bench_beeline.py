@@ -83,10 +83,11 @@ def main() -> int:
     for neg in ("balanced", "full"):
         sub = metrics[metrics.negatives == neg]
         col = "auprc" if neg == "balanced" else "epr"
+        # pairs: all test pairs / only those the translator never trained on (shared edges can be memorised)
         print(f"\n{col.upper()} ({neg} negatives), translator trained on {a.train} + {a.network}:")
-        print(sub.pivot_table(index="method", columns="test", values=col, sort=False).round(3).to_string())
+        print(sub.pivot_table(index="method", columns=["test", "pairs"], values=col, sort=False).round(3).to_string())
         print(f"\nAUROC ({neg} negatives):")
-        print(sub.pivot_table(index="method", columns="test", values="auroc", sort=False).round(3).to_string())
+        print(sub.pivot_table(index="method", columns=["test", "pairs"], values="auroc", sort=False).round(3).to_string())
     return 0
 
 

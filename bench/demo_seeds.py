@@ -5,7 +5,7 @@ genes --seed S --context C`` runs, for every seed and context, writes the raw ro
 method, negatives, seed and context) and prints mean ± sd tables for
 ``bench/results/translator.md``:
 
-    python bench/demo_seeds.py [--model default] [--seeds 0,1,2] [--contexts cells,background]
+    python bench/demo_seeds.py [--model default] [--seeds 0,1,2] [--contexts cells,background] [--controls]
     python bench/demo_seeds.py --report          # the tables again, from the CSV
 """
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 CSV = ROOT / "bench" / "results" / "demo_genes_3seeds.csv"
 
 
-def run(model_spec: str, seeds: list[int], contexts: list[str], out: Path) -> pd.DataFrame:
+def run(model_spec: str, seeds: list[int], contexts: list[str], out: Path, classical: tuple[str, ...], controls: bool) -> pd.DataFrame:
     from ugrn_core.benchmark import load_benchmark_set, run_benchmark
     from ugrn_core.extract import ExtractionParams, FeatureCache
     from ugrn_core.models.foundation import load_model
@@ -36,7 +36,8 @@ def run(model_spec: str, seeds: list[int], contexts: list[str], out: Path) -> pd
         bset.features = {}  # features depend on the context; the cache keeps them across seeds
         for seed in seeds:
             t0 = time.perf_counter()
-            res = run_benchmark(bset, model, "genes", params=ExtractionParams(context=context), cache=FeatureCache(), seed=seed)
+            res = run_benchmark(bset, model, "genes", params=ExtractionParams(context=context), cache=FeatureCache(), seed=seed,
+                                classical=classical, controls=controls)
             frames.append(res.metrics.assign(seed=seed, context=context, model=model_spec))
             print(f"{context} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     table = pd.concat(frames, ignore_index=True)
@@ -67,10 +68,13 @@ def main() -> int:
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--contexts", default="cells,background")
     ap.add_argument("--out", default=str(CSV))
+    ap.add_argument("--classical", default="pearson,spearman,grnboost", help="baselines (genie3 costs ~13 s per target)")
+    ap.add_argument("--controls", action="store_true", help="add the *_random_model and *_permuted_network rows")
     ap.add_argument("--report", action="store_true", help="print the tables from --out, run nothing")
     a = ap.parse_args()
     out = Path(a.out)
-    table = pd.read_csv(out) if a.report else run(a.model, [int(s) for s in a.seeds.split(",")], a.contexts.split(","), out)
+    table = pd.read_csv(out) if a.report else run(a.model, [int(s) for s in a.seeds.split(",")], a.contexts.split(","), out,
+                                                           tuple(a.classical.split(",")), a.controls)
     print(report(table))
     return 0
 

@@ -24,6 +24,7 @@ def test_gene_split_on_demo_writes_the_contract(tmp_path):
     required = {"pert", "emb", "vvp", "gt", "ensemble", "pearson", "spearman", "grnboost"}
     assert required <= set(metrics.method)
     assert set(metrics.negatives) == {"balanced", "full"} and (metrics.split == "genes").all()
+    assert (metrics.pairs == "unseen").all()  # gene-disjoint: no test pair was a training pair
     assert metrics.groupby("negatives").method.nunique().eq(metrics.method.nunique()).all()
     assert metrics[["auroc", "auprc", "auprc_pr"]].notna().all().all()
     # signs: VVP/GT/Perturbation and correlations call one, the embedding cannot
@@ -63,6 +64,13 @@ def test_dataset_split_and_translator_reuse(tmp_path, second_dataset, capsys):
     assert (tr / "translator.json").is_file()
     m = pd.read_csv(out1 / "metrics.csv")
     assert (m.split == "dataset").all() and "ensemble" in set(m.method)
+    # every metric twice: all test pairs, and those the translator never trained or early-stopped on
+    assert set(m.pairs) == {"all", "unseen"}
+    p = pd.read_csv(out1 / "predictions.csv")
+    both = m.set_index(["pairs", "negatives", "method"])
+    assert both.loc[("all", "full", "vvp"), "n_pairs"] == len(p)
+    assert both.loc[("unseen", "full", "vvp"), "n_pairs"] == (~p.seen_in_training).sum()
+    assert 0 < p.seen_in_training.sum() < len(p)  # the demo genes and the other set's share pairs
     # the saved translator scores the other dataset exactly as the freshly trained one did
     assert main(["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset",
                  "--translator", str(tr), "--out", str(out2), *FAST]) == 0
@@ -91,3 +99,17 @@ def test_network_without_overlap_is_a_clear_error(tmp_path, capsys):
     rc = main(["benchmark", "--data", "demo", "--network", str(net), "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert rc == 2 and "shares 0 of its 3 genes" in err and "same organism" in err
+
+
+def test_controls_read_near_chance(tmp_path):
+    out = tmp_path / "c"
+    assert main(["benchmark", "--data", "demo", "--network", "demo", "--split", "genes", "--controls",
+                 "--methods", "vvp,gt", "--out", str(out), *FAST]) == 0
+    m = pd.read_csv(out / "metrics.csv").set_index(["negatives", "method"])
+    bal = m.loc["balanced"]
+    assert {"vvp_random_model", "ensemble_random_model", "vvp_permuted_network", "pearson_permuted_network"} <= set(bal.index)
+    # 80 genes leave ~11 held-out edges, so single rows are noisy; each control family on average reads chance
+    for family in ("_random_model", "_permuted_network"):
+        rows = bal[bal.index.str.endswith(family)]
+        assert abs(rows.auroc.mean() - 0.5) < 0.12, (family, rows.auroc.round(2).to_dict())
+    assert bal.loc["pearson", "auroc"] > bal.loc["pearson_permuted_network", "auroc"] + 0.1

@@ -8,13 +8,19 @@ Two questions, as in the UGRN paper:
 
 Every method is evaluated on the same test pairs under both negative conventions
 (``balanced`` and ``full``), next to correlation and tree-ensemble baselines, and to each
-extractor's untrained score (``<method>_raw``).
+extractor's untrained score (``<method>_raw``). The ``pairs`` column says which test pairs a
+row covers: in the gene split every test pair is ``unseen`` by construction; the dataset
+split reports ``all`` test pairs and, again, the ``unseen`` ones (not a pair the translator
+trained or early-stopped on: a pair shared by two datasets' networks can be memorised).
+With ``controls``, ``*_random_model`` rows (the same pipeline on a randomly initialised model
+of the same architecture) and ``*_permuted_network`` rows (every regulator's targets shuffled
+among its candidates, out-degrees kept) say what chance looks like here.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import anndata as ad
 import numpy as np
@@ -30,7 +36,7 @@ from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extr
 from .models.foundation import FoundationModel
 from .pipeline import PreparedData, prepare_data
 from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs, sign_accuracy
-from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, validation_split
+from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, permuted_within_sources, validation_split
 from .translator import TranslatorConfig, TranslatorSet, pair_scores
 
 SPLITS = ("genes", "dataset")
@@ -61,8 +67,8 @@ class BenchmarkSet:
 
 @dataclass
 class BenchmarkResult:
-    metrics: pd.DataFrame  # method, split, negatives, auroc, auprc, auprc_ratio, epr, auprc_pr, n_pairs, n_edges, sign_accuracy…
-    predictions: pd.DataFrame  # source, target, label, balanced, <method>…
+    metrics: pd.DataFrame  # method, split, negatives, auroc, auprc, auprc_ratio, epr, auprc_pr, n_pairs, n_edges, sign_accuracy…, pairs
+    predictions: pd.DataFrame  # source, target, label, balanced, [seen_in_training], <method>…
     per_source: pd.DataFrame
     translators: TranslatorSet
     report: dict
@@ -170,7 +176,53 @@ def sign_accuracies(bset: BenchmarkSet, predictions: pd.DataFrame, columns: list
 
 
 def method_columns(predictions: pd.DataFrame) -> list[str]:
-    return [c for c in predictions.columns if c not in ("source", "target", "label", "balanced")]
+    return [c for c in predictions.columns if c not in ("source", "target", "label", "balanced", "seen_in_training")]
+
+
+def _seen_in_training(test_pairs: pd.DataFrame, translators: TranslatorSet) -> np.ndarray:
+    """Test pairs a translator may read back from memory: those it trained or early-stopped
+    on; for an older translator file that did not record them, every pair whose two genes
+    were both among its training genes (or every pair, if those were not recorded either)."""
+    pairs = translators.training_pairs
+    if pairs is not None:
+        return np.array([p in pairs for p in zip(test_pairs.source, test_pairs.target)], dtype=bool)
+    genes = translators.training_genes
+    if not genes:
+        return np.ones(len(test_pairs), dtype=bool)
+    return (test_pairs.source.isin(genes) & test_pairs.target.isin(genes)).to_numpy()
+
+
+def _metrics(test: BenchmarkSet, predictions: pd.DataFrame, split: str, pairs: str) -> pd.DataFrame:
+    cols = method_columns(predictions)
+    tables = [
+        metrics_table(predictions[predictions.balanced == 1], cols, split=split, negatives="balanced"),
+        metrics_table(predictions, cols, split=split, negatives="full"),
+    ]
+    out = pd.concat(tables, ignore_index=True).merge(sign_accuracies(test, predictions, cols), on="method", how="left")
+    return out.assign(pairs=pairs)
+
+
+def _control_metrics(test: BenchmarkSet, model: FoundationModel, split: str, train: BenchmarkSet | None, methods,
+                     scored: pd.DataFrame, classical, params, cache, translator_config, test_fraction, seed, progress) -> pd.DataFrame:
+    """``*_random_model`` and ``*_permuted_network`` rows: the whole pipeline once on a
+    randomly initialised model, once against a network whose targets are shuffled (the
+    baselines' scores in ``scored`` do not depend on labels, so they are judged again, not
+    recomputed)."""
+    tag = (lambda name: (lambda what, d, t: progress(f"{name}: {what}", d, t))) if progress else (lambda name: None)
+    random_model = model.randomised(seed)
+    rnd = run_benchmark(replace(test, features={}), random_model, split, None if train is None else replace(train, features={}),
+                        methods, (), params, cache, translator_config, None, test_fraction, seed, tag("random model"))
+    shuffle = (lambda b: None if b is None else replace(b, pairs=permuted_within_sources(b.pairs, seed)))
+    perm = run_benchmark(shuffle(test), model, split, shuffle(train), methods, (), params, cache, translator_config,
+                         None, test_fraction, seed, tag("permuted network"))
+    baselines = [c for c in classical if c in scored]
+    judged = perm.predictions.merge(scored[["source", "target", *baselines]], on=["source", "target"], how="left")
+    perm_metrics = _metrics(test, judged, split, "all" if split == "dataset" else "unseen")
+    if split == "dataset":
+        perm_metrics = perm.metrics[perm.metrics.pairs == "unseen"].pipe(
+            lambda unseen: pd.concat([perm_metrics, unseen], ignore_index=True))
+    return pd.concat([rnd.metrics.assign(method=rnd.metrics.method + "_random_model"),
+                      perm_metrics.assign(method=perm_metrics.method + "_permuted_network")], ignore_index=True)
 
 
 def run_benchmark(
@@ -188,6 +240,7 @@ def run_benchmark(
     seed: int = 0,
     progress=None,
     allow_mismatch: bool = False,
+    controls: bool = False,
 ) -> BenchmarkResult:
     """Train translators (unless given) and evaluate every method on held-out pairs.
 
@@ -199,6 +252,9 @@ def run_benchmark(
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     if split == "dataset" and train is None and translators is None:
         raise DataError("A dataset-disjoint benchmark needs a training dataset and network (--train-data, --train-network) or a trained translator.")
+    if controls and split == "dataset" and train is None:
+        raise DataError("The controls retrain translators, so a dataset-disjoint benchmark with --controls needs "
+                        "--train-data and --train-network, not only --translator.")
     t0 = time.perf_counter()
     extract_for(test, model, methods, params, cache, progress)
     report: dict = {"split": split, "test": test.summary(), "model": model.describe(), "seed": seed}
@@ -230,13 +286,18 @@ def run_benchmark(
     predictions = score_pairs(test, test_pairs, translators, classical, seed, progress, model.digest, allow_mismatch)
     balanced_idx = balanced_sample(test_pairs, seed).index
     predictions.insert(3, "balanced", test_pairs.index.isin(balanced_idx).astype(int))
-    cols = method_columns(predictions)
-    tables = [
-        metrics_table(predictions[predictions.balanced == 1], cols, split=split, negatives="balanced"),
-        metrics_table(predictions, cols, split=split, negatives="full"),
-    ]
-    metrics = pd.concat(tables, ignore_index=True).merge(sign_accuracies(test, predictions, cols), on="method", how="left")
-    per_source = per_source_metrics(predictions, cols)
+    if split == "genes":
+        metrics = _metrics(test, predictions, split, "unseen")
+    else:
+        seen = _seen_in_training(test_pairs, translators)
+        predictions.insert(4, "seen_in_training", seen)
+        unseen = predictions[~seen]
+        report.update(seen_test_pairs=int(seen.sum()), seen_test_edges=int(predictions.label[seen].sum()))
+        metrics = pd.concat([_metrics(test, predictions, split, "all"), _metrics(test, unseen, split, "unseen")], ignore_index=True)
+    if controls:
+        metrics = pd.concat([metrics, _control_metrics(test, model, split, train, methods, predictions, classical, params,
+                                                       cache, translator_config, test_fraction, seed, progress)], ignore_index=True)
+    per_source = per_source_metrics(predictions, method_columns(predictions))
     report.update(test_pairs=len(predictions), test_edges=int(predictions.label.sum()), seconds=round(time.perf_counter() - t0, 1))
     return BenchmarkResult(metrics, predictions.reset_index(drop=True), per_source, translators, report)
 

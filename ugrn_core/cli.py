@@ -176,6 +176,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     result = run_benchmark(
         test, model, a.split, train, a.methods, a.classical, _extraction_params(a), cache,
         TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, bars, allow_mismatch=a.allow_mismatch,
+        controls=a.controls,
     )
     if result.report.get("dropped_seen_pairs"):
         print(f"Left out {result.report['dropped_seen_pairs']:,} held-out pairs with a gene the given translator "
@@ -191,7 +192,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     report = {**result.report, "data": a.data, "network": a.network, "train_data": a.train_data,
               "train_network": a.train_network, "translator": a.translator, "seconds_total": round(time.perf_counter() - t0, 1)}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
-    shown = result.metrics.pivot_table(index="method", columns="negatives", values=["auroc", "auprc", "epr"], sort=False)
+    shown = result.metrics.pivot_table(index="method", columns=["pairs", "negatives"], values=["auroc", "auprc", "epr"], sort=False)
     print(shown.round(3).to_string())
     print(f"Wrote {out/'metrics.csv'}, predictions.csv ({len(result.predictions):,} pairs), per_source.csv, report.json in {report['seconds_total']} s"
           + (f"; translator saved to {a.save_translator}" if a.save_translator else ""))
@@ -379,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, help="output folder (metrics.csv, predictions.csv, per_source.csv, report.json)")
     b.add_argument("--name", default=None, help="label for the test set in reports")
     b.add_argument("--methods", type=_methods, default=_methods("pert,emb,vvp,gt"), help="feature extractors")
+    b.add_argument("--controls", action="store_true",
+                   help="add *_random_model rows (the same pipeline on a randomly initialised model) and *_permuted_network "
+                        "rows (each regulator's targets shuffled, out-degree kept): both should read near chance")
     b.add_argument("--classical", type=_classical, default=_classical("pearson,spearman,grnboost"),
                    help="model-free baselines: pearson, spearman, grnboost (GRNBoost2), genie3 (GENIE3, 1,000 trees "
                         "per target: slow, so not in the default)")

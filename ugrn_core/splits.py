@@ -41,6 +41,17 @@ def pair_universe(edges: pd.DataFrame, genes: list[str], regulators: list[str] |
     return pairs.reset_index(drop=True)
 
 
+def permuted_within_sources(pairs: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The same pairs with each source's labels shuffled among its own candidate targets:
+    a network that keeps every regulator's out-degree but points it at random genes (the
+    ``*_permuted_network`` control; any method should read chance against it)."""
+    rng = np.random.default_rng(seed)
+    labels = pairs.label.to_numpy().copy()
+    for rows in pairs.groupby("source", sort=False).indices.values():
+        labels[rows] = labels[rng.permutation(rows)]
+    return pairs.assign(label=labels)
+
+
 def balanced_sample(pairs: pd.DataFrame, seed: int = 0, ratio: float = 1.0) -> pd.DataFrame:
     """All positives plus ``ratio`` x as many negatives drawn without replacement (seeded)."""
     pos = pairs[pairs.label == 1]
@@ -113,4 +124,4 @@ def validation_split(train_pairs: pd.DataFrame, seed: int, fraction: float = 0.2
     return train_pairs.drop(val.index), val
 
 
-__all__ = ["pair_universe", "balanced_sample", "GeneSplit", "gene_split", "validation_split"]
+__all__ = ["pair_universe", "permuted_within_sources", "balanced_sample", "GeneSplit", "gene_split", "validation_split"]

@@ -230,7 +230,8 @@ class TranslatorSet:
         config = config or TranslatorConfig()
         seen = [train] + ([val] if val is not None else [])
         genes = sorted(set().union(*(set(p.source) | set(p.target) for p in seen)))
-        out = cls(info={**dict(info or {}), "training_genes": genes})
+        pairs = sorted({(str(s), str(t)) for p in seen for s, t in zip(p.source, p.target)})
+        out = cls(info={**dict(info or {}), "training_genes": genes, "training_pairs": [list(p) for p in pairs]})
         jobs = [(m, k) for m in features for k in kinds]
         for n, (method, kind) in enumerate(jobs, 1):
             feats = features[method]
@@ -247,6 +248,12 @@ class TranslatorSet:
     def training_genes(self) -> set[str]:
         """Genes of the pairs it trained (and early-stopped) on: a pair with one of them is not unseen."""
         return set(self.info.get("training_genes", []))
+
+    @property
+    def training_pairs(self) -> set[tuple[str, str]] | None:
+        """(source, target) pairs it trained or early-stopped on; None if not recorded (older files)."""
+        pairs = self.info.get("training_pairs")
+        return None if pairs is None else {(s, t) for s, t in pairs}
 
     def differences(self, features: dict[str, PairFeatures], model_digest: str | None = None) -> list[str]:
         """How ``features`` (and the model that made them) differ from what this set trained on."""

@@ -7,6 +7,7 @@ Extractors only call :meth:`predict` and :meth:`gene_embeddings`.
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,24 @@ class FoundationModel:
     def gene_embeddings(self, gene_ids: Tensor) -> Tensor:
         with torch.no_grad():
             return self.module.gene_embeddings(gene_ids)
+
+    def randomised(self, seed: int = 0) -> "FoundationModel":
+        """The same architecture, vocabulary and units with freshly initialised weights: the
+        control that says how much of a result comes from pretraining and how much from the
+        architecture and the read-out alone. Its digest differs, so caches never mix them."""
+        import copy
+
+        torch.manual_seed(seed)
+        module = type(self.module)(copy.deepcopy(self.module.cfg))
+        own = dict(self.module.named_buffers())
+        for name, buf in module.named_buffers():  # units (a gene's mean and scale), not learned weights
+            if name in own:
+                buf.copy_(own[name])
+        return FoundationModel(
+            module=module.to(self.device), vocab=self.vocab, value_spec=self.value_spec, name=f"{self.name} (random init)",
+            digest=hashlib.sha256(f"random-init:{seed}:{self.digest}".encode()).hexdigest(), args=dict(self.args),
+            path=None, precision=self.precision,
+        )
 
     @property
     def n_params(self) -> int:
