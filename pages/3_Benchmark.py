@@ -70,7 +70,10 @@ else:
     m = m.sort_values("auprc", ascending=False)
     st.dataframe(m, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "auprc", "auprc_ratio", "epr", "auprc_pr")})
-    st.download_button("Download metrics (CSV)", result.metrics.to_csv(index=False), "metrics.csv", "text/csv")
+    d1, d2 = st.columns(2)
+    d1.download_button("Download metrics (CSV)", result.metrics.to_csv(index=False), "metrics.csv", "text/csv")
+    d2.download_button("Download held-out predictions (CSV)", result.predictions.to_csv(index=False), "predictions.csv",
+                       "text/csv", help="Every held-out pair: label, balanced-sample flag and each method's probability or score.")
     methods = [c for c in m.method if not c.endswith("_logreg")]
     shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp", "gt", "pearson") if c in methods] or methods[:3])
     preds = result.predictions if negatives == "full" else result.predictions[result.predictions.balanced == 1]

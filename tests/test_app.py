@@ -50,7 +50,8 @@ def test_regulators_page_ranks_targets_and_reacts_to_widgets(at):
     src = at.multiselect[0].value
     assert len(src) == 1 and src[0].startswith("TF")  # a known regulator by default
     assert (table.source == src[0]).all() and table.vvp.is_monotonic_decreasing
-    assert {"pert", "emb", "vvp", "gt", "pearson", "known"} <= set(table.columns)
+    assert {"pert", "emb", "vvp", "gt", "pearson", "known", "sign", "predicted_sign"} <= set(table.columns)
+    assert set(table.predicted_sign) <= {-1, 0, 1} and (table.predicted_sign != 0).any()
     two = at.multiselect[0].options[:2]
     at.multiselect[0].set_value(two).run()
     at.sidebar.selectbox[0].set_value("gt").run()
@@ -68,6 +69,9 @@ def test_subnetwork_page_draws_and_widgets_change_the_graph(at):
     goto(at, "2_Subnetwork")
     frames = at.get("iframe")
     assert frames and "new vis.Network" in frames[0].proto.srcdoc
+    html = frames[0].proto.srcdoc  # edges drawn by predicted sign: arrow heads, and bars for repression if any
+    assert '"type": "arrow"' in html or '"type": "bar"' in html
+    assert any("predicted repression" in m.value for m in at.markdown)
     edges = lambda: int([m for m in at.metric if m.label == "Edges"][0].value)  # noqa: E731
     genes = lambda: int([m for m in at.metric if m.label == "Genes"][0].value)  # noqa: E731
     e5, g5 = edges(), genes()
@@ -87,6 +91,7 @@ def test_benchmark_then_out_of_fold_probabilities_the_other_pages_use(at):
     assert {"ensemble", "vvp", "gt", "vvp_raw", "pearson"} <= set(metrics.method)
     assert metrics.auroc.between(0, 1).all()
     assert any("Random baseline" in c.value for c in at.caption)
+    assert {"Download metrics (CSV)", "Download held-out predictions (CSV)"} <= {b.label for b in at.get("download_button")}
     use = [b for b in at.button if "out of fold" in b.label][0]
     use.click().run()
     no_exception(at)
@@ -118,7 +123,7 @@ def test_export_page_offers_every_file(at):
     goto(at, "5_Export")
     labels = {b.label for b in at.get("download_button")}
     assert {"Download everything (.zip)", "rankedEdges.csv", "edges_all_methods.csv", "network.graphml",
-            "network.sif", "manifest.json"} <= labels
+            "network.sif", "regulon.csv", "manifest.json"} <= labels
     assert at.json  # the manifest shown
 
 
