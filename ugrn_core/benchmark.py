@@ -221,8 +221,9 @@ def _control_metrics(test: BenchmarkSet, model: FoundationModel, split: str, tra
     if split == "dataset":
         perm_metrics = perm.metrics[perm.metrics.pairs == "unseen"].pipe(
             lambda unseen: pd.concat([perm_metrics, unseen], ignore_index=True))
-    return pd.concat([rnd.metrics.assign(method=rnd.metrics.method + "_random_model"),
-                      perm_metrics.assign(method=perm_metrics.method + "_permuted_network")], ignore_index=True)
+    # a shuffled pair has no known sign of its own: sign accuracy means nothing against it
+    perm_metrics = perm_metrics.assign(method=perm_metrics.method + "_permuted_network", sign_accuracy=np.nan, n_signed_edges=0)
+    return pd.concat([rnd.metrics.assign(method=rnd.metrics.method + "_random_model"), perm_metrics], ignore_index=True)
 
 
 def run_benchmark(
