@@ -12,13 +12,15 @@ import re
 import streamlit as st
 
 from ugrn_core.data.io import SUBSAMPLE_NOTE, save_upload
+from ugrn_core.data.networks import match_network
+from ugrn_core.data.regulators import PANEL_LABELS, PANEL_MODES
 from ugrn_core.data.preprocess import qc_tables
 from ugrn_core.errors import UGRNError
 from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP, ExtractionParams
 from ugrn_core.extract.cost import format_seconds
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
-from ui.state import cached_cost, current_analysis, load_prepared, settings, show_problem, update_settings
+from ui.state import cached_cost, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 
@@ -26,6 +28,7 @@ DATA_KINDS = ("Demo", "Upload a file", "Path on this machine")
 MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
 NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
 N_CELLS = ExtractionParams().n_cells
+LOW_EDGES, LOW_REGULATORS = 20, 3  # below these a reference network says little about a panel
 CONTEXT_LABELS = {
     "cells": f"Real cells ({N_CELLS} cells of this dataset)",
     "background": f"One background value (the paper's design, ~{N_CELLS}x faster)",
@@ -88,14 +91,48 @@ def network_controls() -> None:
 
 
 def panel_controls() -> None:
-    n = bound(st.slider, "Gene panel: most variable genes", "w_n_genes", settings().n_genes, min_value=20, max_value=500,
-              step=10, help="Every ordered pair of panel genes is scored. Cost grows with the square of this number.")
+    mode = bound(st.radio, "Gene panel", "w_panel", settings().panel, options=list(PANEL_MODES), format_func=PANEL_LABELS.get,
+                 help="Expressed regulators: the transcription factors of a published census (Lambert 2018 for human, "
+                      "MGI for mouse) detected in enough cells, on top of the most variable genes, so a reference network "
+                      "has regulators to speak about (BEELINE's TFs+N panels).")
+    add_net = bound(st.checkbox, "Also add the reference network's regulators", "w_net_regs", False,
+                    disabled=mode == "hvg", help="Sources of the chosen reference network that are expressed here.")
+    n = bound(st.slider, "Most variable genes", "w_n_genes", settings().n_genes, min_value=20, max_value=500,
+              step=10, help="Every ordered pair of panel genes is scored. Cost grows with the square of the panel size.")
     keep_text = bound(st.text_input, "Always include these genes (comma or space separated)", "w_keep", "")
     methods = bound(st.multiselect, "Methods", "w_methods", list(METHODS), options=list(METHODS), format_func=lambda m: METHOD_LABELS[m])
     context = bound(st.radio, "Virtual cells (VVP and GT)", "w_context", settings().context, options=list(CONTEXT_LABELS),
                     format_func=CONTEXT_LABELS.get, help=CONTEXT_HELP)
     keep = tuple(g for g in re.split(r"[,\s]+", keep_text) if g)
-    update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",), context=context)
+    update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",), context=context,
+                    panel=mode, network_regulators=bool(add_net))
+
+
+def panel_check(prepared) -> None:
+    """Before any extraction: how many regulators and reference edges the panel holds, and a
+    way forward when a network would have little to say about it."""
+    s = settings()
+    spec = s.network_spec()
+    st.markdown(f"**Gene panel** — {prepared.panel_summary()}.")
+    if spec is None:
+        return
+    try:
+        match = match_network(cached_network(spec), prepared.panel, what="the gene panel")
+    except UGRNError as exc:
+        st.warning(f"Reference network: {exc}")
+        return
+    regs = len(match.regulators)
+    n_edges = len(match.edges)
+    st.caption(f"Reference network on this panel: **{n_edges:,} known edges** from **{regs} regulators** ({match.summary()}).")
+    if n_edges < LOW_EDGES or regs < LOW_REGULATORS:
+        tips = []
+        if s.panel == "hvg":
+            tips.append("choose *Expressed regulators + most variable genes*")
+        elif not s.network_regulators:
+            tips.append("tick *Also add the reference network's regulators*")
+        tips.append("raise *Most variable genes*")
+        st.info(f"Few known regulations to check or learn from (under {LOW_EDGES} edges or {LOW_REGULATORS} regulators): "
+                + ", or ".join(tips) + ".")
 
 
 with st.sidebar:
@@ -131,7 +168,9 @@ with st.expander(f"Vocabulary coverage — {prepared.mapping.summary()}"):
     st.write(f"{len(dropped)} gene(s) are unknown to **{model.name}** and were dropped" + (":" if dropped else "."))
     if dropped:
         st.code(", ".join(dropped[:2000]) + (" …" if len(dropped) > 2000 else ""), language=None)
+panel_check(prepared)
 with st.expander("Gene panel"):
+    st.caption(f"Regulators: {', '.join(prepared.regulators) or 'none'}")
     st.code(", ".join(prepared.panel), language=None)
 metrics = read_metrics(model.path)
 if metrics:

@@ -184,3 +184,32 @@ def test_axis_page_explains_a_dataset_without_groups(tmp_path):
     at.session_state["settings"] = Settings(data=str(path), data_label="no groups")
     no_exception(at.run())
     assert any("2–50 groups" in w.value for w in at.warning)
+
+
+def test_home_reports_regulators_and_reference_edges_before_extraction(tmp_path, shared_data):
+    """Kang 2018 PBMCs with TRRUST: the default panel holds the expressed transcription
+    factors, and the home page counts them and the reference edges before any extraction."""
+    from conftest import make_module
+    from ugrn_core.models.checkpoint import write_checkpoint
+    from ugrn_core.models.values import ValueSpec
+
+    kang = shared_data / "datasets" / "kang2018_ifnb_liger_subsample" / "kang2018_ifnb_subsample_counts.h5ad"
+    module, vocab = make_module(list(ad.read_h5ad(kang).var_names))
+    ckpt = write_checkpoint(tmp_path / "kang_model", module, vocab, ValueSpec(value_range=(0.0, 4.0), background=1.0))
+    at = AppTest.from_file(APP, default_timeout=600)
+    at.session_state["w_data_kind"] = "Path on this machine"
+    at.session_state["w_data_path"] = str(kang)
+    at.session_state["w_model_kind"] = "scGPT checkpoint folder"
+    at.session_state["w_model_path"] = str(ckpt)
+    at.session_state["w_net_kind"] = "Path on this machine"
+    at.session_state["w_net_path"] = str(shared_data / "networks" / "trrust_rawdata.human.tsv")
+    at.session_state["w_n_genes"] = 100
+    no_exception(at.run())
+    text = " ".join(m.value for m in [*at.markdown, *at.caption])
+    assert re.search(r"106 genes: 6 expressed regulators", text), text[:2000]
+    assert re.search(r"Reference network on this panel: \*\*9 known edges\*\* from \*\*4 regulators\*\*", text)
+    at.session_state["w_panel"] = "hvg"
+    no_exception(at.run())
+    text = " ".join(m.value for m in [*at.markdown, *at.caption])
+    assert "**2 known edges** from **2 regulators**" in text
+    assert any("Expressed regulators + most variable genes" in i.value for i in at.info)  # the way forward

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .data.regulators import PANEL_MODES
 from .errors import UGRNError
 
 
@@ -77,10 +78,10 @@ def cmd_extract(a: argparse.Namespace) -> int:
     model = load_model(a.model, device=a.device, precision=a.precision)
     print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
     keep = [g for g in (a.genes or "").split(",") if g]
-    prepared = prepare_data(a.data, model, n_genes=a.n_genes, keep_genes=keep, min_coverage=a.min_coverage)
+    prepared = prepare_data(a.data, model, n_genes=a.n_genes, keep_genes=keep, min_coverage=a.min_coverage, panel=a.panel)
     print(f"Data: {prepared.report.summary()}")
     print(f"Vocabulary: {prepared.mapping.summary()}")
-    print(f"Panel: {len(prepared.panel)} genes ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
+    print(f"Panel: {prepared.panel_summary()} ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
     sources = [g for g in a.sources.split(",") if g] if a.sources else None
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
     bars = _StageBars(desc=lambda method: f"{method:>4}", unit="cell")
@@ -100,6 +101,8 @@ def cmd_extract(a: argparse.Namespace) -> int:
         "model": model.describe(),
         "methods": a.methods,
         "panel": prepared.panel,
+        "panel_mode": prepared.panel_mode,
+        "panel_regulators": prepared.regulators,
         "preprocess": prepared.report.__dict__,
         "coverage": prepared.mapping.coverage,
         "params": {m: f.params for m, f in results.items()},
@@ -322,7 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", required=True, help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'")
     e.add_argument("--model", default="default", help="scGPT checkpoint folder, or 'default' (built-in)")
     e.add_argument("--methods", type=_methods, default=_methods("pert,emb,vvp,gt"), help="comma-separated subset of pert,emb,vvp,gt")
-    e.add_argument("--n-genes", type=int, default=300, help="gene panel size (most variable genes known to the model)")
+    e.add_argument("--n-genes", type=int, default=300, help="most variable genes in the panel (regulators come on top)")
+    e.add_argument("--panel", choices=PANEL_MODES, default=PANEL_MODES[0],
+                   help="regulators+hvg: the expressed transcription factors (shipped human/mouse census lists) plus "
+                        "the --n-genes most variable other genes, as BEELINE's TFs+N; hvg: the most variable genes only")
     e.add_argument("--genes", default="", help="comma-separated genes always kept in the panel")
     e.add_argument("--sources", default="", help="comma-separated source genes (default: every panel gene)")
     e.add_argument("--out", required=True, help="output folder")

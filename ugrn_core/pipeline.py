@@ -6,7 +6,7 @@ so problems surface before minutes of compute are spent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anndata as ad
 import numpy as np
@@ -15,6 +15,7 @@ import pandas as pd
 from .data.gene_ids import VocabMapping, map_to_vocab, symbol_names
 from .data.io import read_dataset
 from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel
+from .data.regulators import MAX_REGULATORS, MIN_CELLS, MIN_DETECTED, PANEL_MODES, expressed_regulators
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
 from .models.values import to_model_values
@@ -29,6 +30,15 @@ class PreparedData:
     mapping: VocabMapping
     panel: list[str]
     model_values: np.ndarray  # cells x panel, in the model's input units
+    regulators: list[str] = field(default_factory=list)  # the panel's expressed regulators (regulators+hvg)
+    panel_mode: str = "hvg"
+
+    def panel_summary(self) -> str:
+        if self.panel_mode == "hvg":
+            return f"{len(self.panel)} genes: the most variable genes known to the model"
+        return (f"{len(self.panel)} genes: {len(self.regulators)} expressed regulators (transcription factors "
+                f"detected in at least {MIN_DETECTED:.0%} of cells and {MIN_CELLS} cells) + the "
+                f"{len(self.panel) - len(self.regulators)} most variable other genes")
 
     @property
     def mean_values(self) -> np.ndarray:
@@ -52,11 +62,18 @@ def prepare_data(
     keep_genes: list[str] | None = None,
     min_coverage: float = 0.5,
     restrict_to: set[str] | None = None,
+    panel: str = "regulators+hvg",
+    network_regulators: set[str] | None = None,
 ) -> PreparedData:
     """Load (if a path or ``"demo"``), normalise, map to the vocabulary, choose the panel.
 
+    panel: ``regulators+hvg`` (the expressed regulators of the shipped transcription-factor
+    lists and of ``network_regulators``, upper-case symbols, plus the ``n_genes`` most
+    variable other genes) or ``hvg`` (the ``n_genes`` most variable genes).
     restrict_to: upper-case symbols the panel must come from (e.g. a reference network's genes).
     """
+    if panel not in PANEL_MODES:
+        raise ValueError(f"panel must be one of {PANEL_MODES}, not {panel!r}")
     hint = data if isinstance(data, str) else "PATH"
     adata = read_dataset(data) if isinstance(data, str) else data
     adata, report = preprocess(_use_symbols(adata))
@@ -65,9 +82,11 @@ def prepare_data(
     candidates = mapping.known
     if restrict_to is not None:
         candidates = [g for g in candidates if g.upper() in restrict_to]
-    panel = select_panel(adata, n_genes, keep=keep, candidates=candidates)
-    values = to_model_values(dense_matrix(adata, panel), model.value_spec)
-    return PreparedData(adata, report, mapping, panel, values)
+    regs = expressed_regulators(adata, candidates, network_regulators) if panel == "regulators+hvg" else []
+    genes = select_panel(adata, n_genes, keep=keep, candidates=candidates, regulators=regs, max_regulators=MAX_REGULATORS)
+    values = to_model_values(dense_matrix(adata, genes), model.value_spec)
+    in_panel = set(genes)
+    return PreparedData(adata, report, mapping, genes, values, [g for g in regs if g in in_panel], panel)
 
 
 def run_extraction(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ugrn_core.data.networks import match_network, read_network
+from ugrn_core.data.regulators import PANEL_MODES
 from ugrn_core.errors import UGRNError, VocabularyError
 from ugrn_core.explore import Analysis
 from ugrn_core.extract import METHOD_LABELS, METHODS, ExtractionParams, FeatureCache
@@ -37,6 +38,8 @@ class Settings:
     methods: tuple[str, ...] = METHODS
     context: str = ExtractionParams().context  # VVP/GT virtual cells: "cells" or "background"
     network: str = "auto"  # "auto" (the demo truth for the demo), "none", or a path
+    panel: str = PANEL_MODES[0]  # "regulators+hvg" (BEELINE's TFs+N) or "hvg"
+    network_regulators: bool = False  # add the reference network's expressed regulators to the panel
 
     def network_spec(self) -> str | None:
         if self.network == "auto":
@@ -44,9 +47,15 @@ class Settings:
         return None if self.network == "none" else self.network
 
     @property
+    def panel_key(self) -> tuple:
+        """What the gene panel depends on."""
+        regulators_from = self.network_spec() if self.network_regulators and self.panel != "hvg" else None
+        return (self.data, self.model, self.n_genes, self.keep, self.panel, regulators_from)
+
+    @property
     def key(self) -> tuple:
         """What the extraction depends on (shared by every session)."""
-        return (self.data, self.model, self.n_genes, self.keep, self.methods, self.context)
+        return (*self.panel_key, self.methods, self.context)
 
     @property
     def params(self) -> ExtractionParams:
@@ -74,8 +83,10 @@ def cached_model(spec: str):
 
 
 @st.cache_resource(show_spinner="Reading, normalising and mapping the data…", max_entries=8)
-def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, ...]):
-    return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep))
+def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, ...], panel: str, regulators_from: str | None):
+    extra = set(cached_network(regulators_from).source) if regulators_from else None
+    return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep), panel=panel,
+                        network_regulators=extra)
 
 
 @st.cache_resource(show_spinner="Reading the reference network…", max_entries=8)
@@ -85,9 +96,9 @@ def cached_network(spec: str):
 
 @st.cache_resource(show_spinner="Timing the model on this panel…", max_entries=32)
 def cached_cost(key: tuple) -> CostEstimate:
-    data, model_spec, n_genes, keep, methods, context = key
-    prepared = cached_prepared(data, model_spec, n_genes, keep)
-    return estimate_cost(cached_model(model_spec), prepared.panel, methods, params=ExtractionParams(context=context),
+    *panel_key, methods, context = key
+    prepared = cached_prepared(*panel_key)
+    return estimate_cost(cached_model(panel_key[1]), prepared.panel, methods, params=ExtractionParams(context=context),
                          mean_values=prepared.mean_values)
 
 
@@ -112,7 +123,7 @@ def load_prepared():
     s = settings()
     try:
         model = cached_model(s.model)
-        prepared = cached_prepared(s.data, s.model, s.n_genes, s.keep)
+        prepared = cached_prepared(*s.panel_key)
     except UGRNError as exc:
         show_problem(exc)
         st.stop()
@@ -193,7 +204,8 @@ def sidebar_summary(analysis: Analysis) -> None:
     s = settings()
     with st.sidebar:
         st.markdown(f"**Data:** {s.data_label}  \n**Model:** {analysis.model.name}  \n"
-                    f"**Panel:** {len(analysis.panel)} genes · {len(analysis.results)} methods")
+                    f"**Panel:** {len(analysis.panel)} genes ({len(analysis.prepared.regulators)} regulators) · "
+                    f"{len(analysis.results)} methods")
         if analysis.network is not None:
             st.caption(f"Reference network: {analysis.network.summary()}")
         if analysis.crossfit is not None:

@@ -109,12 +109,19 @@ def preprocess(adata: ad.AnnData, target_sum: float = 1e4) -> tuple[ad.AnnData, 
 
 
 def select_panel(
-    adata: ad.AnnData, n_genes: int, keep: list[str] | None = None, candidates: list[str] | None = None
+    adata: ad.AnnData,
+    n_genes: int,
+    keep: list[str] | None = None,
+    candidates: list[str] | None = None,
+    regulators: list[str] | None = None,
+    max_regulators: int | None = None,
 ) -> list[str]:
-    """Gene panel: the user's ``keep`` genes first, then the most variable of ``candidates``.
+    """Gene panel: the user's ``keep`` genes first, then the ``regulators`` (at most
+    ``max_regulators``, the most variable first), then the most variable other candidates,
+    ``n_genes`` in all with ``keep`` (the regulators come on top, as in BEELINE's TFs+N).
 
     Variability is scanpy's dispersion-based HVG score on log-normalised data (flavor
-    'seurat'), ranked rather than thresholded so the panel has exactly ``n_genes`` genes.
+    'seurat'), ranked rather than thresholded so the panel has exactly the size asked for.
     """
     candidates = list(adata.var_names) if candidates is None else list(candidates)
     keep = list(dict.fromkeys(keep or []))
@@ -125,16 +132,23 @@ def select_panel(
             f"Requested gene(s) {missing[:10]} are not usable in this dataset (absent from the "
             "data, all-zero, or unknown to the model). Check the spelling or choose other genes."
         )
-    if n_genes >= len(candidates):
+    wanted = set(regulators or []) - set(keep)
+    if n_genes >= len(candidates) and not wanted:
         return keep + [g for g in candidates if g not in set(keep)]
+    order = variability_order(adata, candidates)
+    regs = [g for g in order if g in wanted][: max_regulators if max_regulators is not None else None]
+    taken = set(keep) | set(regs)
+    rest = [g for g in order if g not in taken]
+    return keep + regs + rest[: max(n_genes - len(keep), 0)]
+
+
+def variability_order(adata: ad.AnnData, genes: list[str]) -> list[str]:
+    """``genes``, most variable first (normalised dispersion, ties in the given order)."""
     import scanpy as sc
 
-    sub = adata[:, candidates]
-    stats = sc.pp.highly_variable_genes(sub, flavor="seurat", n_top_genes=None, inplace=False)
+    stats = sc.pp.highly_variable_genes(adata[:, genes], flavor="seurat", n_top_genes=None, inplace=False)
     disp = np.nan_to_num(np.asarray(stats["dispersions_norm"], dtype=float), nan=-np.inf)
-    order = [candidates[i] for i in np.argsort(-disp, kind="stable")]
-    rest = [g for g in order if g not in set(keep)]
-    return (keep + rest)[: max(n_genes, len(keep))]
+    return [genes[i] for i in np.argsort(-disp, kind="stable")]
 
 
 def dense_matrix(adata: ad.AnnData, genes: list[str]) -> np.ndarray:
