@@ -21,6 +21,7 @@ from ugrn_core.extract.cost import format_seconds
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
 from ui.state import cached_cost, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
+from ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 
@@ -210,5 +211,6 @@ n5.page_link("pages/5_Export.py", label="Export", icon="💾")
 st.markdown("**Strongest edges overall** (untrained VVP score; train a translator on the Benchmark page for calibrated probabilities)")
 edges = analysis.edges()
 by = "vvp" if "vvp" in edges else analysis.score_columns()[0]
-st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch")
+st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch",
+             column_config=score_column_config(analysis.score_columns()))
 st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.results))

@@ -10,17 +10,13 @@ from ugrn_core.explore import default_score, pair_response, ranked_regulators, r
 from ugrn_core.graph import rank_agreement
 from ugrn_core.plot import pair_response_figure, rank_agreement_figure
 from ui.state import page
+from ui.tables import score_column_config
 
 analysis = page("Regulators", "📋")
 edges = analysis.edges()
 cols = analysis.score_columns()
 default_by = default_score(cols)
-number_format = {
-    **{c: st.column_config.NumberColumn(score_label(c), format="%.4f") for c in cols},
-    "predicted_sign": st.column_config.NumberColumn(
-        "Predicted sign", format="%+d", help="+1 activates, -1 represses (VVP and GT agree), 0 no call."),
-    "sign": st.column_config.NumberColumn("Known sign", format="%+d", help="The reference network's sign; 0 = unsigned or not an edge."),
-}
+number_format = score_column_config(cols)
 genes = analysis.regulators_first()
 
 with st.sidebar:

@@ -5,6 +5,7 @@ Widgets must change what is shown, and no page may show an exception element.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def test_regulators_page_ranks_targets_and_reacts_to_widgets(at):
     assert (table.source == src[0]).all() and table.vvp.is_monotonic_decreasing
     assert {"pert", "emb", "vvp", "gt", "pearson", "known", "sign", "predicted_sign"} <= set(table.columns)
     assert set(table.predicted_sign) <= {-1, 0, 1} and (table.predicted_sign != 0).any()
+    config = json.loads(at.dataframe[0].proto.columns)  # scores read as 3 significant digits, with a tooltip
+    assert config["pert"]["type_config"]["format"] == "%.3g" and "zeroed" in config["pert"]["help"]
     two = at.multiselect[0].options[:2]
     at.multiselect[0].set_value(two).run()
     at.sidebar.selectbox[0].set_value("gt").run()
