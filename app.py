@@ -7,6 +7,7 @@ browse the analysis made here.
 
 from __future__ import annotations
 
+import os
 import re
 
 import streamlit as st
@@ -20,12 +21,13 @@ from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP, ExtractionPara
 from ugrn_core.extract.cost import format_seconds
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
-from ui.state import cached_cost, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
-from ui.tables import score_column_config
+from ugrn_ui.state import cached_cost, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
+from ugrn_ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 
 DATA_KINDS = ("Demo", "Upload a file", "Path on this machine")
+OPENED = os.environ.get("UGRN_OPEN") or None  # `ugrn app PATH` opens PATH
 MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
 NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
 N_CELLS = ExtractionParams().n_cells
@@ -51,7 +53,7 @@ def bound(widget, label: str, key: str, default, **kwargs):
 
 
 def data_controls() -> None:
-    kind = bound(st.radio, "Dataset", "w_data_kind", DATA_KINDS[0], options=DATA_KINDS)
+    kind = bound(st.radio, "Dataset", "w_data_kind", DATA_KINDS[2] if OPENED else DATA_KINDS[0], options=DATA_KINDS)
     if kind == "Demo":
         update_settings(data="demo", data_label="demo (simulated, 300 genes, known network)")
     elif kind == "Upload a file":
@@ -60,7 +62,7 @@ def data_controls() -> None:
             path = save_upload(up.name, up.getvalue())
             update_settings(data=str(path), data_label=up.name)
     else:
-        path = bound(st.text_input, "Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", "")
+        path = bound(st.text_input, "Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", OPENED or "")
         if path.strip():
             update_settings(data=path.strip(), data_label=path.strip())
 

@@ -9,8 +9,8 @@ from ugrn_core.evaluate import per_source_metrics
 from ugrn_core.explore import default_score, pair_response, ranked_regulators, ranked_targets, score_label
 from ugrn_core.graph import rank_agreement
 from ugrn_core.plot import pair_response_figure, rank_agreement_figure
-from ui.state import page
-from ui.tables import score_column_config
+from ugrn_ui.state import page
+from ugrn_ui.tables import score_column_config
 
 analysis = page("Regulators", "📋")
 edges = analysis.edges()

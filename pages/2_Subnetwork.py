@@ -8,8 +8,8 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.explore import default_score, edge_descriptions, score_label
 from ugrn_core.graph import subnetwork, to_graphml, to_sif
 from ugrn_core.plot import KNOWN_COLOR, NOVEL_COLOR, SEED_COLOR, network_html
-from ui.state import page
-from ui.tables import SCORE_FORMAT, score_help
+from ugrn_ui.state import page
+from ugrn_ui.tables import SCORE_FORMAT, score_help
 
 MAX_NODES = 300
 

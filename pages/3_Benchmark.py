@@ -10,7 +10,7 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.explore import score_label
 from ugrn_core.plot import roc_pr_figure
 from ugrn_core.translator import TranslatorSet
-from ui.state import page, settings
+from ugrn_ui.state import page, settings
 
 analysis = page("Benchmark and translator", "📈")
 

@@ -8,7 +8,7 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.explore import default_score, ranked_targets, score_label
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import enrichment_figure
-from ui.state import choose_gene_sets, page
+from ugrn_ui.state import choose_gene_sets, page
 
 analysis = page("Pathway check", "🧪")
 edges = analysis.edges()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ugrn_core.explore import default_score, score_label
 from ugrn_core.export import export_files, zip_bundle
-from ui.state import page
+from ugrn_ui.state import page
 
 analysis = page("Export", "💾")
 cols = analysis.score_columns()

@@ -19,7 +19,7 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.extract.cost import eta_seconds, format_seconds
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import axis_scores_figure, enrichment_figure, flow_effects_figure, flow_map_figure
-from ui.state import cached_network, choose_gene_sets, page_shell, settings, show_problem
+from ugrn_ui.state import cached_network, choose_gene_sets, page_shell, settings, show_problem
 
 AUTO_FIT_WORK = 4e8  # cells x genes x epochs that fit in about a minute on a laptop CPU: start by itself
 

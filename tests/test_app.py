@@ -176,7 +176,7 @@ def test_axis_page_ranks_the_knocked_down_regulator_and_follows_flows(axis_at):
 
 
 def test_axis_page_explains_a_dataset_without_groups(tmp_path):
-    from ui.state import Settings
+    from ugrn_ui.state import Settings
 
     X = np.random.default_rng(0).poisson(2, (60, 30)).astype(np.float32)
     a = ad.AnnData(X)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -293,6 +294,53 @@ def cmd_axis(a: argparse.Namespace) -> int:
     return 0
 
 
+def app_script() -> Path:
+    """The dashboard's main script: installed as ``ugrn_app`` (``pip install .``), or the
+    checkout's ``app.py`` beside this package."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("ugrn_app.app")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is not None and spec.origin:
+        return Path(spec.origin)
+    return Path(__file__).resolve().parents[1] / "app.py"
+
+
+def streamlit_flags(config: Path) -> list[str]:
+    """The app's ``.streamlit/config.toml`` as command-line flags, so its settings hold when
+    the dashboard starts from any folder (Streamlit reads that file from the working folder)."""
+    import tomllib
+
+    if not config.is_file():
+        return []
+    flags = []
+    for section, values in tomllib.loads(config.read_text()).items():
+        for key, value in values.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            flags.append(f"--{section}.{key}={text}")
+    return flags
+
+
+def cmd_app(a: argparse.Namespace) -> int:
+    import subprocess
+
+    script = app_script()
+    if not script.is_file():
+        raise UGRNError(f"The dashboard's app.py was not found at {script}; reinstall the package (pip install .).")
+    env = dict(os.environ)
+    if a.path:
+        path = Path(a.path).expanduser().resolve()
+        if not path.exists():
+            raise UGRNError(f"{a.path} does not exist; give an .h5ad, an ExpressionData.csv or a BEELINE folder.")
+        env["UGRN_OPEN"] = str(path)  # the home page starts on it
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), *streamlit_flags(script.parent / ".streamlit" / "config.toml"),
+           *[f"--server.port={a.port}"] * (a.port is not None)]
+    print("Starting the dashboard: " + " ".join(cmd[2:]) + (f" on {env['UGRN_OPEN']}" if a.path else ""), flush=True)
+    return subprocess.call(cmd, env=env)
+
+
 def _extraction_arguments(p: argparse.ArgumentParser) -> None:
     """Virtual-cell, device and cache options: the same for ``extract`` and ``benchmark``
     (read back by ``_extraction_params``)."""
@@ -315,9 +363,15 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m ugrn_core", description="UGRN Explorer: GRNs from frozen single-cell foundation models.")
+    p = argparse.ArgumentParser(prog="ugrn", description="UGRN Explorer: GRNs from frozen single-cell foundation models. "
+                                "(`ugrn` after `pip install .`; `python -m ugrn_core` in a checkout.)")
     p.add_argument("--version", action="version", version=__version__)
     sub = p.add_subparsers(dest="command", required=True)
+
+    app = sub.add_parser("app", help="start the dashboard (Streamlit) in the browser, optionally on a dataset")
+    app.add_argument("path", nargs="?", default=None, help="an .h5ad, ExpressionData.csv or BEELINE folder to open")
+    app.add_argument("--port", type=int, default=None, help="server port (Streamlit's default: 8501)")
+    app.set_defaults(func=cmd_app)
 
     e = sub.add_parser("extract", help="extract gene-pair features and untrained edge scores",
                        description="Extract gene-pair features. " + _score_help(),
