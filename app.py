@@ -21,7 +21,7 @@ from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP, ExtractionPara
 from ugrn_core.extract.cost import format_seconds
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
-from ugrn_ui.state import cached_cost, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
+from ugrn_ui.state import cached_cost, cached_matrices, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
 from ugrn_ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
@@ -65,6 +65,22 @@ def data_controls() -> None:
         path = bound(st.text_input, "Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", OPENED or "")
         if path.strip():
             update_settings(data=path.strip(), data_label=path.strip())
+    matrix_control()
+
+
+def matrix_control() -> None:
+    """*Expression matrix*, shown when the file has more than X: defaults to the counts layer
+    when X looks scaled, so a typical scanpy object opens as it is."""
+    choices, suggested = cached_matrices(settings().data)
+    if len(choices) < 2:
+        update_settings(matrix="X")
+        return
+    key = f"w_matrix::{settings().data}"  # a new file starts from its own suggestion
+    matrix = bound(st.selectbox, "Expression matrix", key, suggested, options=choices,
+                   format_func=lambda c: {"X": "X", "raw": "raw (adata.raw)"}.get(c, f"layer '{c}'"),
+                   help="Where the expression is: raw counts or log-normalised values. Scaled values (negative "
+                        "numbers, as sc.pp.scale leaves X) cannot be used; pick the counts layer or raw.")
+    update_settings(matrix=matrix)
 
 
 def model_controls() -> None:

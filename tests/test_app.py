@@ -216,3 +216,30 @@ def test_home_reports_regulators_and_reference_edges_before_extraction(tmp_path,
     text = " ".join(m.value for m in [*at.markdown, *at.caption])
     assert "**2 known edges** from **2 regulators**" in text
     assert any("Expressed regulators + most variable genes" in i.value for i in at.info)  # the way forward
+
+
+def test_scanpy_object_with_scaled_x_opens_on_its_counts_layer(tmp_path):
+    """X scaled by sc.pp.scale, counts in layers['counts']: the home page picks the counts
+    layer by itself and runs; choosing X shows the message that names the way out."""
+    import scanpy as sc
+
+    from ugrn_core.data.simulate import simulate_demo
+
+    adata = simulate_demo(n_cells=300)[0]
+    adata.layers["counts"] = adata.X.copy()
+    sc.pp.normalize_total(adata)
+    sc.pp.log1p(adata)
+    sc.pp.scale(adata)
+    path = tmp_path / "scaled.h5ad"
+    adata.write_h5ad(path)
+    at = AppTest.from_file(APP, default_timeout=600)
+    at.session_state["w_data_kind"] = "Path on this machine"
+    at.session_state["w_data_path"] = str(path)
+    at.session_state["w_n_genes"] = 20
+    at.session_state["w_methods"] = ["pert"]
+    no_exception(at.run())
+    chooser = [s for s in at.sidebar.selectbox if s.label == "Expression matrix"][0]
+    assert chooser.value == "counts" and chooser.options == ["X", "layer 'counts'"]
+    assert any("Raw counts detected" in i.value for i in at.info)
+    chooser.set_value("X").run()
+    assert not at.exception and any("--layer counts" in e.value for e in at.error)

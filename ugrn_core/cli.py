@@ -79,7 +79,8 @@ def cmd_extract(a: argparse.Namespace) -> int:
     model = load_model(a.model, device=a.device, precision=a.precision)
     print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
     keep = [g for g in (a.genes or "").split(",") if g]
-    prepared = prepare_data(a.data, model, n_genes=a.n_genes, keep_genes=keep, min_coverage=a.min_coverage, panel=a.panel)
+    prepared = prepare_data(a.data, model, n_genes=a.n_genes, keep_genes=keep, min_coverage=a.min_coverage, panel=a.panel,
+                            layer=a.layer, use_raw=a.use_raw)
     print(f"Data: {prepared.report.summary()}")
     print(f"Vocabulary: {prepared.mapping.summary()}")
     print(f"Panel: {prepared.panel_summary()} ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
@@ -103,6 +104,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
         "methods": a.methods,
         "panel": prepared.panel,
         "panel_mode": prepared.panel_mode,
+        "matrix": "raw" if a.use_raw else (a.layer or "X"),
         "panel_regulators": prepared.regulators,
         "preprocess": prepared.report.__dict__,
         "coverage": prepared.mapping.coverage,
@@ -384,6 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regulators+hvg: the expressed transcription factors (shipped human/mouse census lists) plus "
                         "the --n-genes most variable other genes, as BEELINE's TFs+N; hvg: the most variable genes only")
     e.add_argument("--genes", default="", help="comma-separated genes always kept in the panel")
+    e.add_argument("--layer", default=None, help="read the expression from this layer of the .h5ad (e.g. counts) instead of X")
+    e.add_argument("--use-raw", action="store_true", help="read the expression from adata.raw instead of X")
     e.add_argument("--sources", default="", help="comma-separated source genes (default: every panel gene)")
     e.add_argument("--out", required=True, help="output folder")
     _extraction_arguments(e)

@@ -14,6 +14,10 @@ class DataError(UGRNError):
     """The expression data cannot be used as given (format, values, empty)."""
 
 
+class ScaledDataError(DataError):
+    """The expression matrix has negative values (scaled or centred)."""
+
+
 class VocabularyError(UGRNError):
     """The dataset's genes are not (sufficiently) known to the chosen model."""
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .data.gene_ids import VocabMapping, map_to_vocab, symbol_names
 from .data.io import read_dataset
+from .data.matrix import use_matrix
 from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel
 from .data.regulators import MAX_REGULATORS, MIN_CELLS, MIN_DETECTED, PANEL_MODES, expressed_regulators
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
@@ -64,6 +65,8 @@ def prepare_data(
     restrict_to: set[str] | None = None,
     panel: str = "regulators+hvg",
     network_regulators: set[str] | None = None,
+    layer: str | None = None,
+    use_raw: bool = False,
 ) -> PreparedData:
     """Load (if a path or ``"demo"``), normalise, map to the vocabulary, choose the panel.
 
@@ -71,12 +74,14 @@ def prepare_data(
     lists and of ``network_regulators``, upper-case symbols, plus the ``n_genes`` most
     variable other genes) or ``hvg`` (the ``n_genes`` most variable genes).
     restrict_to: upper-case symbols the panel must come from (e.g. a reference network's genes).
+    layer / use_raw: read the expression from ``adata.layers[layer]`` or ``adata.raw`` instead
+    of ``adata.X`` (e.g. counts kept beside a scaled X).
     """
     if panel not in PANEL_MODES:
         raise ValueError(f"panel must be one of {PANEL_MODES}, not {panel!r}")
     hint = data if isinstance(data, str) else "PATH"
     adata = read_dataset(data) if isinstance(data, str) else data
-    adata, report = preprocess(_use_symbols(adata))
+    adata, report = preprocess(_use_symbols(use_matrix(adata, layer, use_raw)))
     mapping = map_to_vocab(list(adata.var_names), model.vocab, min_coverage, data_hint=hint)
     keep = [str(g) for g in (keep_genes or [])]
     candidates = mapping.known

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ugrn_core.data.io import read_dataset
+from ugrn_core.data.matrix import matrix_choices, suggested_matrix
 from ugrn_core.data.networks import match_network, read_network
 from ugrn_core.data.regulators import PANEL_MODES
 from ugrn_core.errors import UGRNError, VocabularyError
@@ -38,6 +40,7 @@ class Settings:
     methods: tuple[str, ...] = METHODS
     context: str = ExtractionParams().context  # VVP/GT virtual cells: "cells" or "background"
     network: str = "auto"  # "auto" (the demo truth for the demo), "none", or a path
+    matrix: str = "X"  # which matrix holds the expression: "X", a layer's name, or "raw"
     panel: str = PANEL_MODES[0]  # "regulators+hvg" (BEELINE's TFs+N) or "hvg"
     network_regulators: bool = False  # add the reference network's expressed regulators to the panel
 
@@ -50,7 +53,7 @@ class Settings:
     def panel_key(self) -> tuple:
         """What the gene panel depends on."""
         regulators_from = self.network_spec() if self.network_regulators and self.panel != "hvg" else None
-        return (self.data, self.model, self.n_genes, self.keep, self.panel, regulators_from)
+        return (self.data, self.model, self.n_genes, self.keep, self.panel, regulators_from, self.matrix)
 
     @property
     def key(self) -> tuple:
@@ -83,10 +86,23 @@ def cached_model(spec: str):
 
 
 @st.cache_resource(show_spinner="Reading, normalising and mapping the data…", max_entries=8)
-def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, ...], panel: str, regulators_from: str | None):
+def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, ...], panel: str, regulators_from: str | None,
+                    matrix: str = "X"):
     extra = set(cached_network(regulators_from).source) if regulators_from else None
     return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep), panel=panel,
-                        network_regulators=extra)
+                        network_regulators=extra, layer=None if matrix in ("X", "raw") else matrix, use_raw=matrix == "raw")
+
+
+@st.cache_resource(show_spinner="Looking at the file's matrices…", max_entries=16)
+def cached_matrices(data: str) -> tuple[list[str], str]:
+    """An .h5ad's matrices (X, layers, raw) and the one to use by default (counts when X is scaled)."""
+    if not data.endswith(".h5ad"):
+        return ["X"], "X"
+    try:
+        adata = read_dataset(data)
+    except UGRNError:
+        return ["X"], "X"  # the home page shows the reading error itself
+    return matrix_choices(adata), suggested_matrix(adata)
 
 
 @st.cache_resource(show_spinner="Reading the reference network…", max_entries=8)

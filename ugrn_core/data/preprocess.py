@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import DataError, GeneNotFoundError
+from ..errors import DataError, GeneNotFoundError, ScaledDataError
+from .matrix import how_to_choose
 
 RAW = "raw_counts"
 LOG = "log_normalized"
@@ -32,10 +33,9 @@ def detect_scale(X) -> str:
             "(e.g. `np.nan_to_num`) before loading."
         )
     if (every < 0).any():
-        raise DataError(
+        raise ScaledDataError(
             "The expression matrix has negative values: it looks scaled or centred "
-            "(e.g. `sc.pp.scale`). Provide raw counts or log-normalised expression instead "
-            "(adata.layers['counts'] or adata.raw)."
+            "(e.g. `sc.pp.scale`). The model needs raw counts or log-normalised expression."
         )
     vals = _sample_values(X)
     nonzero = vals[vals != 0]
@@ -76,7 +76,10 @@ def preprocess(adata: ad.AnnData, target_sum: float = 1e4) -> tuple[ad.AnnData, 
             f"Gene names are not unique (e.g. {dups}). Make them unique first "
             "(`adata.var_names_make_unique()`) or aggregate duplicates."
         )
-    detected = detect_scale(adata.X)
+    try:
+        detected = detect_scale(adata.X)
+    except ScaledDataError as exc:
+        raise ScaledDataError(f"{exc} {how_to_choose(adata)}") from None
     X = adata.X
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float32)
