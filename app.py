@@ -81,6 +81,9 @@ def matrix_control() -> None:
                    help="Where the expression is: raw counts or log-normalised values. Scaled values (negative "
                         "numbers, as sc.pp.scale leaves X) cannot be used; pick the counts layer or raw.")
     update_settings(matrix=matrix)
+    if matrix != "X" and suggested != "X":
+        st.caption("X looks scaled (many negative values), so the expression is read from "
+                   f"{'adata.raw' if matrix == 'raw' else f'the {matrix!r} layer'}.")
 
 
 def model_controls() -> None:

@@ -27,10 +27,17 @@ def _has_negatives(X) -> bool:
     return bool((values < 0).any())
 
 
+def looks_scaled(X) -> bool:
+    """Many negative values (``sc.pp.scale`` leaves about half): a scaled matrix, not a stray
+    bad entry, which must be reported rather than worked around."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    return bool(values.size) and float((values < 0).mean()) > 0.01
+
+
 def suggested_matrix(adata: ad.AnnData) -> str:
-    """``X`` unless it looks scaled (negative values): then ``counts`` if that layer exists,
-    else ``raw``, else the first layer without negative values."""
-    if not _has_negatives(adata.X):
+    """``X`` unless it looks scaled: then ``counts`` if that layer exists, else ``raw``, else
+    the first layer without negative values."""
+    if not looks_scaled(adata.X):
         return X_MATRIX
     for choice in ("counts", *adata.layers.keys(), RAW_MATRIX):
         if choice == RAW_MATRIX and adata.raw is not None and not _has_negatives(adata.raw.X):
@@ -48,8 +55,10 @@ def how_to_choose(adata: ad.AnnData) -> str:
                 "(keep counts with `adata.layers['counts'] = adata.X.copy()` before scaling).")
     names = ", ".join(f"'{c}'" for c in others)
     hint = suggested_matrix(adata)
+    if hint == X_MATRIX:  # X is not scaled as a whole (a stray negative): still name the likeliest other matrix
+        hint = "counts" if "counts" in adata.layers else others[0]
     pick = (f"`--use-raw` (API `use_raw=True`)" if hint == RAW_MATRIX else
-            f"`--layer {hint}` (API `layer='{hint}'`)" if hint != X_MATRIX else "`--layer NAME` or `--use-raw`")
+            f"`--layer {hint}` (API `layer='{hint}'`)")
     return f"It also holds {names}: use {pick}, or choose it under *Expression matrix* in the app."
 
 
@@ -69,4 +78,4 @@ def use_matrix(adata: ad.AnnData, layer: str | None = None, use_raw: bool = Fals
     return ad.AnnData(adata.layers[layer], obs=adata.obs.copy(), var=adata.var.copy(), uns=dict(adata.uns))
 
 
-__all__ = ["X_MATRIX", "RAW_MATRIX", "matrix_choices", "suggested_matrix", "how_to_choose", "use_matrix"]
+__all__ = ["X_MATRIX", "RAW_MATRIX", "matrix_choices", "looks_scaled", "suggested_matrix", "how_to_choose", "use_matrix"]
