@@ -53,10 +53,13 @@ def report(table: pd.DataFrame) -> str:
         seeds = sorted(grp.seed.unique())
         parts.append(f"**{context} context, {negatives} negatives** (mean ± sd over seeds "
                      f"{', '.join(map(str, seeds))}; {grp.n_pairs.mean():.0f} test pairs on average)\n")
-        parts.append("| method | AUROC | AUPRC | AUPRC ratio | EPR |\n|---|---|---|---|---|")
+        keys = [k for k in ("auroc", "auprc", "auprc_pr", "auprc_ratio", "epr", "sign_accuracy") if k in grp]
+        names = {"auroc": "AUROC", "auprc": "AUPRC", "auprc_pr": "AUPRC (BEELINE)", "auprc_ratio": "AUPRC ratio",
+                 "epr": "EPR", "sign_accuracy": "sign accuracy"}
+        parts.append("| method | " + " | ".join(names[k] for k in keys) + " |\n|---|" + "---|" * len(keys))
         for method, g in grp.groupby("method", sort=False):
-            cells = " | ".join(f"{g[k].mean():.3f} ± {g[k].std(ddof=1) if len(g) > 1 else 0:.3f}"
-                               for k in ("auroc", "auprc", "auprc_ratio", "epr"))
+            cells = " | ".join("—" if g[k].isna().all() else f"{g[k].mean():.3f} ± {g[k].std(ddof=1) if len(g) > 1 else 0:.3f}"
+                               for k in keys)
             parts.append(f"| {method} | {cells} |")
         parts.append("")
     return "\n".join(parts)
