@@ -63,3 +63,24 @@ def test_pretrain_then_extract_with_own_checkpoint(tmp_path, capsys):
 def test_bad_method_is_a_usage_error():
     with pytest.raises(SystemExit):
         main(["extract", "--data", "demo", "--methods", "vvp,bogus", "--out", "x"])
+
+
+def test_library_notes_go_through_logging_and_the_cli_sets_the_level(caplog, default_model):
+    import logging
+
+    from ugrn_core.cli import _configure_logging, build_parser
+    from ugrn_core.data.simulate import simulate_demo
+    from ugrn_core.pipeline import prepare_data
+
+    adata = simulate_demo(n_cells=200)[0]
+    adata.var_names = [g.lower() for g in adata.var_names]  # matched only case-insensitively, like mouse symbols
+    with caplog.at_level(logging.WARNING, logger="ugrn_core"):
+        prepare_data(adata, default_model, n_genes=20, panel="hvg")
+    assert any("case-insensitively" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+    args = build_parser().parse_args(["-vv", "extract", "--data", "demo", "--out", "x"])
+    assert args.verbose == 2 and not args.quiet
+    for verbosity, level in ((-1, logging.ERROR), (0, logging.WARNING), (1, logging.INFO), (2, logging.DEBUG)):
+        _configure_logging(verbosity)
+        assert logging.getLogger("ugrn_core").level == level
+    _configure_logging(0)
+    assert sum(getattr(h, "_ugrn", False) for h in logging.getLogger("ugrn_core").handlers) == 1  # never stacked

@@ -368,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ugrn", description="UGRN Explorer: GRNs from frozen single-cell foundation models. "
                                 "(`ugrn` after `pip install .`; `python -m ugrn_core` in a checkout.)")
     p.add_argument("--version", action="version", version=__version__)
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-v info, -vv debug)")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
     app = sub.add_parser("app", help="start the dashboard (Streamlit) in the browser, optionally on a dataset")
@@ -496,8 +498,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _configure_logging(verbosity: int) -> None:
+    """The library logs to ``ugrn_core.*``: notes (mouse symbols matched to a human vocabulary,
+    a subsampled file) at WARNING, progress details at INFO. -v shows INFO, -vv DEBUG, -q
+    only errors."""
+    import logging
+
+    level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    logger = logging.getLogger("ugrn_core")
+    logger.setLevel(level)
+    if not any(getattr(h, "_ugrn", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler._ugrn = True
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _configure_logging(-1 if args.quiet else args.verbose)
     try:
         return args.func(args)
     except UGRNError as exc:

@@ -6,6 +6,7 @@ so problems surface before minutes of compute are spent.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import anndata as ad
@@ -13,13 +14,15 @@ import numpy as np
 import pandas as pd
 
 from .data.gene_ids import VocabMapping, map_to_vocab, symbol_names
-from .data.io import read_dataset
+from .data.io import SUBSAMPLE_NOTE, read_dataset
 from .data.matrix import use_matrix
 from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel
 from .data.regulators import MAX_REGULATORS, MIN_CELLS, MIN_DETECTED, PANEL_MODES, expressed_regulators
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
 from .models.values import to_model_values
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,6 +86,10 @@ def prepare_data(
     adata = read_dataset(data) if isinstance(data, str) else data
     adata, report = preprocess(_use_symbols(use_matrix(adata, layer, use_raw)))
     mapping = map_to_vocab(list(adata.var_names), model.vocab, min_coverage, data_hint=hint)
+    for note in [adata.uns.get(SUBSAMPLE_NOTE), *mapping.notes()]:
+        if note:
+            log.warning(note)  # the app shows these itself; scripts and notebooks see them here
+    log.info("%s; %s", report.summary(), mapping.summary())
     keep = [str(g) for g in (keep_genes or [])]
     candidates = mapping.known
     if restrict_to is not None:
