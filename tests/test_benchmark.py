@@ -60,7 +60,7 @@ def test_dataset_split_and_translator_reuse(tmp_path, second_dataset, capsys):
     out1, out2, tr = tmp_path / "d1", tmp_path / "d2", tmp_path / "translator"
     assert main(["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset",
                  "--train-data", "demo", "--train-network", "demo", "--save-translator", str(tr),
-                 "--out", str(out1), *FAST]) == 0
+                 "--controls", "--out", str(out1), *FAST]) == 0
     assert (tr / "translator.json").is_file()
     m = pd.read_csv(out1 / "metrics.csv")
     assert (m.split == "dataset").all() and "ensemble" in set(m.method)
@@ -71,6 +71,9 @@ def test_dataset_split_and_translator_reuse(tmp_path, second_dataset, capsys):
     assert both.loc[("all", "full", "vvp"), "n_pairs"] == len(p)
     assert both.loc[("unseen", "full", "vvp"), "n_pairs"] == (~p.seen_in_training).sum()
     assert 0 < p.seen_in_training.sum() < len(p)  # the demo genes and the other set's share pairs
+    for control in ("ensemble_random_model", "pearson_permuted_network", "vvp_permuted_network"):
+        assert {"all", "unseen"} <= set(m[m.method == control].pairs), control
+    m = m[~m.method.str.endswith(("_random_model", "_permuted_network"))]  # the rest of the test reads the real rows
     # the saved translator scores the other dataset exactly as the freshly trained one did
     assert main(["benchmark", "--data", str(data), "--network", str(network), "--split", "dataset",
                  "--translator", str(tr), "--out", str(out2), *FAST]) == 0

@@ -217,10 +217,11 @@ def _control_metrics(test: BenchmarkSet, model: FoundationModel, split: str, tra
                          None, test_fraction, seed, tag("permuted network"))
     baselines = [c for c in classical if c in scored]
     judged = perm.predictions.merge(scored[["source", "target", *baselines]], on=["source", "target"], how="left")
-    perm_metrics = _metrics(test, judged, split, "all" if split == "dataset" else "unseen")
     if split == "dataset":
-        perm_metrics = perm.metrics[perm.metrics.pairs == "unseen"].pipe(
-            lambda unseen: pd.concat([perm_metrics, unseen], ignore_index=True))
+        parts = [_metrics(test, judged, split, "all"), _metrics(test, judged[~judged.seen_in_training], split, "unseen")]
+    else:
+        parts = [_metrics(test, judged, split, "unseen")]
+    perm_metrics = pd.concat(parts, ignore_index=True)
     # a shuffled pair has no known sign of its own: sign accuracy means nothing against it
     perm_metrics = perm_metrics.assign(method=perm_metrics.method + "_permuted_network", sign_accuracy=np.nan, n_signed_edges=0)
     return pd.concat([rnd.metrics.assign(method=rnd.metrics.method + "_random_model"), perm_metrics], ignore_index=True)
