@@ -9,7 +9,7 @@ from ugrn_core.explore import default_score, edge_descriptions, score_label
 from ugrn_core.graph import subnetwork, to_graphml, to_sif
 from ugrn_core.plot import KNOWN_COLOR, NOVEL_COLOR, SEED_COLOR, network_html
 from ugrn_ui.state import page
-from ugrn_ui.tables import SCORE_FORMAT, score_help
+from ugrn_ui.tables import SCORE_FORMAT, score_help, sign_column_config
 
 MAX_NODES = 300
 
@@ -63,8 +63,7 @@ table = sub.edges_frame().sort_values("score", ascending=False)
 with st.expander(f"Edges of this subnetwork ({len(table)})"):
     st.dataframe(table, hide_index=True, width="stretch", column_config={
         "score": st.column_config.NumberColumn(score_label(method), format=SCORE_FORMAT, help=score_help(method) or None),
-        "predicted_sign": st.column_config.NumberColumn("Predicted sign", format="%+d"),
-        "known_sign": st.column_config.NumberColumn("Known sign", format="%+d")})
+        **sign_column_config(known="known_sign")})
 d1, d2, d3 = st.columns(3)
 d1.download_button("GraphML (Cytoscape)", to_graphml(sub.graph), "subnetwork.graphml", "application/xml")
 d2.download_button("SIF (Cytoscape)", to_sif(sub.graph), "subnetwork.sif", "text/plain")

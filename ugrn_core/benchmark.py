@@ -202,6 +202,15 @@ def _metrics(test: BenchmarkSet, predictions: pd.DataFrame, split: str, pairs: s
     return out.assign(pairs=pairs)
 
 
+def _metrics_by_pairs(test: BenchmarkSet, predictions: pd.DataFrame, split: str) -> pd.DataFrame:
+    """The gene split's rows (every test pair ``unseen``), or the dataset split's twice: on
+    ``all`` test pairs and on those not ``seen_in_training``."""
+    if split == "genes":
+        return _metrics(test, predictions, split, "unseen")
+    unseen = predictions[~predictions.seen_in_training]
+    return pd.concat([_metrics(test, predictions, split, "all"), _metrics(test, unseen, split, "unseen")], ignore_index=True)
+
+
 def _control_metrics(test: BenchmarkSet, model: FoundationModel, split: str, train: BenchmarkSet | None, methods,
                      scored: pd.DataFrame, classical, params, cache, translator_config, test_fraction, seed, progress) -> pd.DataFrame:
     """``*_random_model`` and ``*_permuted_network`` rows: the whole pipeline once on a
@@ -217,11 +226,7 @@ def _control_metrics(test: BenchmarkSet, model: FoundationModel, split: str, tra
                          None, test_fraction, seed, tag("permuted network"))
     baselines = [c for c in classical if c in scored]
     judged = perm.predictions.merge(scored[["source", "target", *baselines]], on=["source", "target"], how="left")
-    if split == "dataset":
-        parts = [_metrics(test, judged, split, "all"), _metrics(test, judged[~judged.seen_in_training], split, "unseen")]
-    else:
-        parts = [_metrics(test, judged, split, "unseen")]
-    perm_metrics = pd.concat(parts, ignore_index=True)
+    perm_metrics = _metrics_by_pairs(test, judged, split)
     # a shuffled pair has no known sign of its own: sign accuracy means nothing against it
     perm_metrics = perm_metrics.assign(method=perm_metrics.method + "_permuted_network", sign_accuracy=np.nan, n_signed_edges=0)
     return pd.concat([rnd.metrics.assign(method=rnd.metrics.method + "_random_model"), perm_metrics], ignore_index=True)
@@ -288,14 +293,11 @@ def run_benchmark(
     predictions = score_pairs(test, test_pairs, translators, classical, seed, progress, model.digest, allow_mismatch)
     balanced_idx = balanced_sample(test_pairs, seed).index
     predictions.insert(3, "balanced", test_pairs.index.isin(balanced_idx).astype(int))
-    if split == "genes":
-        metrics = _metrics(test, predictions, split, "unseen")
-    else:
+    if split == "dataset":
         seen = _seen_in_training(test_pairs, translators)
         predictions.insert(4, "seen_in_training", seen)
-        unseen = predictions[~seen]
         report.update(seen_test_pairs=int(seen.sum()), seen_test_edges=int(predictions.label[seen].sum()))
-        metrics = pd.concat([_metrics(test, predictions, split, "all"), _metrics(test, unseen, split, "unseen")], ignore_index=True)
+    metrics = _metrics_by_pairs(test, predictions, split)
     if controls:
         metrics = pd.concat([metrics, _control_metrics(test, model, split, train, methods, predictions, classical, params,
                                                        cache, translator_config, test_fraction, seed, progress)], ignore_index=True)

@@ -91,7 +91,7 @@ def subnetwork(
     missing = [s for s in seeds if s not in genes]
     if missing:
         raise GeneNotFoundError(f"Gene(s) {missing[:10]} have no scored edges; pick genes from the panel.")
-    e = edges[["source", "target", method, *[c for c in SIGN_COLUMNS if c in edges]]].dropna(subset=[method])
+    e = _scored(edges, method)
     e = e[e.source != e.target]
     if threshold is not None:
         e = e[e[method] >= threshold]
@@ -138,9 +138,13 @@ def top_edges_graph(edges: pd.DataFrame, method: str, n_edges: int = 500, known:
     return _with_degrees(G)
 
 
+def _scored(edges: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The pairs ``method`` scored, with the sign columns graph edges carry."""
+    return edges[["source", "target", method, *[c for c in SIGN_COLUMNS if c in edges]]].dropna(subset=[method])
+
+
 def _top_edges(edges: pd.DataFrame, method: str, n_edges: int) -> pd.DataFrame:
-    e = edges[["source", "target", method, *[c for c in SIGN_COLUMNS if c in edges]]].dropna(subset=[method])
-    return e.sort_values(method, ascending=False, kind="stable").head(n_edges)
+    return _scored(edges, method).sort_values(method, ascending=False, kind="stable").head(n_edges)
 
 
 def regulon_table(edges: pd.DataFrame, method: str, n_edges: int = 500) -> pd.DataFrame:

@@ -23,13 +23,20 @@ def score_help(column: str) -> str:
     return _EXTRA_HELP.get(column) or SCORE_HELP.get(column, "")
 
 
+def sign_column_config(known: str = "sign") -> dict:
+    """Predicted and known signs as +1 / -1 with a tooltip each; ``known`` names the known
+    sign's column (``sign`` in score tables, ``known_sign`` on graph edges)."""
+    return {
+        "predicted_sign": st.column_config.NumberColumn(
+            "Predicted sign", format="%+d", help="+1 activates, -1 represses (VVP and GT agree), 0 no call."),
+        known: st.column_config.NumberColumn(
+            "Known sign", format="%+d", help="The reference network's sign; 0 = unsigned or not an edge."),
+    }
+
+
 def score_column_config(columns) -> dict:
     """``column_config`` for ``st.dataframe``: every score column at 3 significant digits
     with its meaning as a tooltip; signs as +1 / -1 with theirs."""
     config = {c: st.column_config.NumberColumn(score_label(c), format=SCORE_FORMAT, help=score_help(c) or None)
               for c in columns}
-    config["predicted_sign"] = st.column_config.NumberColumn(
-        "Predicted sign", format="%+d", help="+1 activates, -1 represses (VVP and GT agree), 0 no call.")
-    config["sign"] = st.column_config.NumberColumn(
-        "Known sign", format="%+d", help="The reference network's sign; 0 = unsigned or not an edge.")
-    return config
+    return {**config, **sign_column_config()}
