@@ -220,8 +220,9 @@ def sidebar_summary(analysis: Analysis) -> None:
     s = settings()
     with st.sidebar:
         st.markdown(f"**Data:** {s.data_label}  \n**Model:** {analysis.model.name}  \n"
-                    f"**Panel:** {len(analysis.panel)} genes ({len(analysis.prepared.regulators)} regulators) · "
-                    f"{len(analysis.results)} methods")
+                    f"**Panel:** {len(analysis.panel)} genes"
+                    + (f" ({len(analysis.prepared.regulators)} census TFs)" if analysis.prepared.regulators else "")
+                    + f" · {len(analysis.results)} methods")
         if analysis.network is not None:
             st.caption(f"Reference network: {analysis.network.summary()}")
         if analysis.crossfit is not None:
