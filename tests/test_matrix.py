@@ -10,7 +10,6 @@ from ugrn_core.cli import main
 from ugrn_core.data.matrix import matrix_choices, suggested_matrix, use_matrix
 from ugrn_core.data.simulate import simulate_demo
 from ugrn_core.errors import DataError, ScaledDataError
-from ugrn_core.models.foundation import load_model
 from ugrn_core.pipeline import prepare_data
 
 

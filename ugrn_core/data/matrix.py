@@ -57,7 +57,7 @@ def how_to_choose(adata: ad.AnnData) -> str:
     hint = suggested_matrix(adata)
     if hint == X_MATRIX:  # X is not scaled as a whole (a stray negative): still name the likeliest other matrix
         hint = "counts" if "counts" in adata.layers else others[0]
-    pick = (f"`--use-raw` (API `use_raw=True`)" if hint == RAW_MATRIX else
+    pick = ("`--use-raw` (API `use_raw=True`)" if hint == RAW_MATRIX else
             f"`--layer {hint}` (API `layer='{hint}'`)")
     return f"It also holds {names}: use {pick}, or choose it under *Expression matrix* in the app."
 
