@@ -19,6 +19,7 @@ from ugrn_core.data.preprocess import qc_tables
 from ugrn_core.errors import UGRNError
 from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP, ExtractionParams
 from ugrn_core.extract.cost import format_seconds
+from ugrn_core.grn import holds_result
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
 from ugrn_ui.state import cached_cost, cached_matrices, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
@@ -26,10 +27,11 @@ from ugrn_ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 
-DATA_KINDS = ("Demo", "Upload a file", "Path on this machine")
+DATA_KINDS = ("Demo", "Upload a file", "Path on this machine", "Saved result")
 OPENED = os.environ.get("UGRN_OPEN") or None  # `ugrn app PATH` opens PATH
+OPENED_KIND = DATA_KINDS[0] if not OPENED else DATA_KINDS[3] if holds_result(OPENED) else DATA_KINDS[2]
 MODEL_KINDS = ("Built-in default", "scGPT checkpoint folder")
-NETWORK_KINDS = ("Automatic (demo truth for the demo)", "None", "Upload a file", "Path on this machine")
+NETWORK_KINDS = ("Automatic (the demo's truth; a saved result's own)", "None", "Upload a file", "Path on this machine")
 N_CELLS = ExtractionParams().n_cells
 LOW_EDGES, LOW_REGULATORS = 20, 3  # below these a reference network says little about a panel
 CONTEXT_LABELS = {
@@ -52,8 +54,14 @@ def bound(widget, label: str, key: str, default, **kwargs):
     return value
 
 
-def data_controls() -> None:
-    kind = bound(st.radio, "Dataset", "w_data_kind", DATA_KINDS[2] if OPENED else DATA_KINDS[0], options=DATA_KINDS)
+def data_controls() -> bool:
+    """The dataset (or saved result) to open; True when a saved result is open."""
+    kind = bound(st.radio, "Dataset", "w_data_kind", OPENED_KIND, options=DATA_KINDS,
+                 help="**Saved result**: a folder written by `ugrn extract` or `GRN.save`, or an .h5ad on which "
+                      "`ug.tl.extract` stored its result; every page opens it without extracting again.")
+    if kind == DATA_KINDS[3]:
+        return result_controls()
+    update_settings(result="")
     if kind == "Demo":
         update_settings(data="demo", data_label="demo (simulated, 300 genes, known network)")
     elif kind == "Upload a file":
@@ -66,6 +74,25 @@ def data_controls() -> None:
         if path.strip():
             update_settings(data=path.strip(), data_label=path.strip())
     matrix_control()
+    return False
+
+
+def result_controls() -> bool:
+    up = st.file_uploader("A saved result: .h5ad with a stored UGRN result", type=["h5ad"], key="w_result_upload")
+    path = bound(st.text_input, "…or its path: a result folder, or an .h5ad", "w_result_path",
+                 OPENED if OPENED_KIND == DATA_KINDS[3] else "")
+    if up is not None:
+        path = str(save_upload(up.name, up.getvalue()))
+    if not path.strip():
+        update_settings(result="")
+        return True
+    if not holds_result(path.strip()):
+        st.error(f"{path.strip()} holds no saved UGRN result: give the folder `ugrn extract --out` wrote (it has a "
+                 "grn/ folder inside), a folder GRN.save wrote, or an .h5ad after ug.tl.extract and write_h5ad.")
+        update_settings(result="")
+        return True
+    update_settings(result=path.strip())
+    return True
 
 
 def matrix_control() -> None:
@@ -157,18 +184,64 @@ def panel_check(prepared) -> None:
                 + ", or ".join(tips) + ".")
 
 
+def next_links() -> None:
+    st.markdown("**Next:**")
+    n1, n2, n3, n4, n5 = st.columns(5)
+    n1.page_link("pages/1_Regulators.py", label="Ranked regulators", icon="📋")
+    n2.page_link("pages/2_Subnetwork.py", label="Subnetwork graph", icon="🕸️")
+    n3.page_link("pages/3_Benchmark.py", label="Benchmark & translator", icon="📈")
+    n4.page_link("pages/4_Pathways.py", label="Pathway check", icon="🧪")
+    n5.page_link("pages/5_Export.py", label="Export", icon="💾")
+
+
+def strongest_edges(analysis) -> None:
+    edges = analysis.edges()
+    by = analysis.default_score()
+    st.markdown(f"**Strongest edges overall** (by {by}" + ("; train a translator on the Benchmark page for calibrated "
+                                                           "probabilities)" if by == "vvp" else ")"))
+    st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch",
+                 column_config=score_column_config(analysis.score_columns()))
+    st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.results if m in SCORE_HELP))
+
+
+def saved_result_home() -> None:
+    """The home page for a saved result: what it holds, then the pages that browse it."""
+    analysis = current_analysis(home=True)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Panel genes", len(analysis.panel))
+    c2.metric("Methods", len(analysis.results))
+    c3.metric("Known edges", len(analysis.network.edges) if analysis.network is not None else "—")
+    c4.metric("Translator", "out of fold" if analysis.crossfit is not None else "loaded" if analysis.translators else "—")
+    st.markdown(f"**{analysis.data_label}**, read by **{analysis.model_name}** — opened from `{settings().result}`; "
+                "nothing is extracted again.")
+    if analysis.data_info.get("panel"):
+        st.caption(f"Gene panel: {analysis.data_info['panel']}. {analysis.data_info.get('vocabulary', '')}")
+    if analysis.network is not None:
+        st.caption(f"Reference network: {analysis.network.summary()}")
+    next_links()
+    strongest_edges(analysis)
+
+
 with st.sidebar:
     st.header("Settings")
-    data_controls()
-    model_controls()
+    opened_result = data_controls()
+    if not opened_result:
+        model_controls()
     network_controls()
-    panel_controls()
+    if not opened_result:
+        panel_controls()
 
 st.title("UGRN Explorer")
 st.caption("Gene regulatory networks read out of a frozen single-cell foundation model "
            "(Virtual Value Perturbation and Gradient Trajectory features, UGRN 2026).")
 
 s = settings()
+if opened_result:
+    if not s.result:
+        st.info("Choose a saved result in the sidebar: upload an .h5ad that holds one, or give a result folder's path.")
+        st.stop()
+    saved_result_home()
+    st.stop()
 model, prepared = load_prepared()
 cells, genes = qc_tables(prepared.adata, prepared.panel)
 c1, c2, c3, c4 = st.columns(4)
@@ -221,17 +294,5 @@ st.success(f"Features ready for {len(analysis.panel) ** 2 - len(analysis.panel):
 if analysis.network is not None:
     st.caption(f"Reference network: {analysis.network.summary()}")
 
-st.markdown("**Next:**")
-n1, n2, n3, n4, n5 = st.columns(5)
-n1.page_link("pages/1_Regulators.py", label="Ranked regulators", icon="📋")
-n2.page_link("pages/2_Subnetwork.py", label="Subnetwork graph", icon="🕸️")
-n3.page_link("pages/3_Benchmark.py", label="Benchmark & translator", icon="📈")
-n4.page_link("pages/4_Pathways.py", label="Pathway check", icon="🧪")
-n5.page_link("pages/5_Export.py", label="Export", icon="💾")
-
-st.markdown("**Strongest edges overall** (untrained VVP score; train a translator on the Benchmark page for calibrated probabilities)")
-edges = analysis.edges()
-by = "vvp" if "vvp" in edges else analysis.score_columns()[0]
-st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch",
-             column_config=score_column_config(analysis.score_columns()))
-st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.results))
+next_links()
+strongest_edges(analysis)

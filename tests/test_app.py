@@ -243,3 +243,45 @@ def test_scanpy_object_with_scaled_x_opens_on_its_counts_layer(tmp_path):
     assert any("Raw counts detected" in i.value for i in at.info)
     chooser.set_value("X").run()
     assert not at.exception and any("--layer counts" in e.value for e in at.error)
+
+
+@pytest.fixture(scope="module")
+def saved_result(tmp_path_factory):
+    """A result made in a notebook (ug.tl.extract), saved as a folder and inside an .h5ad."""
+    import ugrn_core as ug
+    from ugrn_core.extract import ExtractionParams
+
+    folder = tmp_path_factory.mktemp("saved")
+    adata = ug.datasets.demo()
+    grn = ug.tl.extract(adata, n_genes=20, methods=["pert", "vvp"], network="demo", params=ExtractionParams(context="background"),
+                        genes=[f"TF{i:02d}" for i in range(1, 16)], progress=False, cache=False)
+    grn.save(folder / "grn")
+    adata.write_h5ad(folder / "with_result.h5ad")
+    return folder, grn
+
+
+@pytest.mark.parametrize("name", ["grn", "with_result.h5ad"])
+def test_a_saved_result_opens_and_every_page_renders_without_extracting(saved_result, name, monkeypatch):
+    folder, grn = saved_result
+    monkeypatch.setenv("UGRN_CACHE_DIR", str(folder / f"cache_{name}"))  # nothing extracted: this stays empty
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["w_data_kind"] = "Saved result"
+    at.session_state["w_result_path"] = str(folder / name)
+    no_exception(at.run())
+    assert [m for m in at.metric if m.label == "Panel genes"][0].value == str(len(grn.panel))
+    assert any("nothing is extracted again" in m.value for m in at.markdown)
+    assert not at.sidebar.slider  # no panel settings for a saved result
+    for page in ("1_Regulators", "2_Subnetwork", "4_Pathways", "5_Export", "3_Benchmark"):
+        goto(at, page)
+    at.button(key="FormSubmitter:benchmark_form-Train and evaluate").click().run()
+    no_exception(at)
+    assert any("held-out genes" in s.value for s in at.success)
+    assert not list((folder / f"cache_{name}").rglob("*.npz"))
+
+
+def test_a_path_that_holds_no_result_says_what_would(tmp_path):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["w_data_kind"] = "Saved result"
+    at.session_state["w_result_path"] = str(tmp_path)
+    no_exception(at.run())
+    assert any("holds no saved UGRN result" in e.value for e in at.error)

@@ -65,7 +65,7 @@ def test_the_app_shows_every_message_and_keeps_the_earlier_result(tmp_path):
     assert not at.exception and any("Features ready" in s.value for s in at.success)
     inputs = {"data": ("w_data_kind", "Path on this machine", "w_data_path", "Demo"),
               "checkpoint": ("w_model_kind", "scGPT checkpoint folder", "w_model_path", "Built-in default"),
-              "network": ("w_net_kind", "Path on this machine", "w_net_path", "Automatic (demo truth for the demo)")}
+              "network": ("w_net_kind", "Path on this machine", "w_net_path", "Automatic (the demo's truth; a saved result's own)")}
     shown = 0
     for case in CASES:
         kind_key, kind_value, path_key, reset = inputs[case.kind]

@@ -8,20 +8,25 @@ import pytest
 
 from ugrn_core.data.networks import match_network
 from ugrn_core.errors import GeneNotFoundError, TranslatorMismatchError
-from ugrn_core.explore import Analysis, pair_response, ranked_regulators, ranked_targets
+from ugrn_core.explore import pair_response, ranked_regulators, ranked_targets
+from ugrn_core.grn import GRN
 from ugrn_core.extract import ExtractionParams
 from ugrn_core.pipeline import prepare_data, run_extraction
 from ugrn_core.translator import TranslatorConfig, TranslatorSet
 
 
 @pytest.fixture(scope="module")
-def analysis(default_model):
-    prepared = prepare_data("demo", default_model, n_genes=30)
+def prepared(default_model):
+    return prepare_data("demo", default_model, n_genes=30)
+
+
+@pytest.fixture(scope="module")
+def analysis(default_model, prepared):
     results = run_extraction(prepared, default_model, ["pert", "vvp", "gt"])
     from ugrn_core.data.networks import demo_network
 
     net = match_network(demo_network(), prepared.panel)
-    return Analysis(default_model, prepared, results, network=net, data_label="demo")
+    return GRN.from_extraction(default_model, prepared, results, data_label="demo").attach(network=net)
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +36,11 @@ def regulator_rich(default_model):
     results = run_extraction(prepared, default_model, ["pert", "vvp", "gt"])
     from ugrn_core.data.networks import demo_network
 
-    return Analysis(default_model, prepared, results, network=match_network(demo_network(), prepared.panel), data_label="demo")
+    return GRN.from_extraction(default_model, prepared, results, data_label="demo").attach(
+        network=match_network(demo_network(), prepared.panel))
 
 
-def test_score_table_has_every_pair_scores_and_known_flags(analysis):
+def test_score_table_has_every_pair_scores_and_known_flags(analysis, prepared):
     edges = analysis.edges()
     n = len(analysis.panel)
     assert len(edges) == n * (n - 1)
@@ -45,7 +51,7 @@ def test_score_table_has_every_pair_scores_and_known_flags(analysis):
     assert edges.pearson.between(0, 1).all()
     # pearson really is |r| of the two genes' expression over cells
     s, t = edges.source.iloc[5], edges.target.iloc[5]
-    X = analysis.prepared.adata[:, [s, t]].X
+    X = prepared.adata[:, [s, t]].X
     X = X.toarray() if hasattr(X, "toarray") else X
     assert edges.pearson.iloc[5] == pytest.approx(abs(np.corrcoef(X.T)[0, 1]), abs=1e-6)
 
@@ -104,9 +110,9 @@ def test_out_of_fold_probabilities_never_come_from_a_translator_that_saw_the_pai
         analysis.translators, analysis.crossfit, analysis._edges = None, None, None
 
 
-def test_a_translator_that_does_not_fit_changes_nothing(analysis):
+def test_a_translator_that_does_not_fit_changes_nothing(analysis, prepared):
     pairs = analysis.edges()[["source", "target"]].assign(label=analysis.edges().known.astype(int))
-    other = run_extraction(analysis.prepared, analysis.model, ["vvp"], params=ExtractionParams(vvp_values=4))
+    other = run_extraction(prepared, analysis.model, ["vvp"], params=ExtractionParams(vvp_values=4))
     ts = TranslatorSet.fit(other, pairs, config=TranslatorConfig(epochs=2), kinds=("mlp",))
     before = analysis.edges().columns.tolist()
     with pytest.raises(TranslatorMismatchError, match="vvp_values: trained with 4, given 8"):
@@ -133,11 +139,11 @@ def test_gt_trajectory_matches_vvp_response(default_model):
     assert isinstance(curves, pd.DataFrame)
 
 
-def test_response_curves_say_where_they_were_measured(analysis, default_model):
+def test_response_curves_say_where_they_were_measured(analysis, prepared, default_model):
     src = analysis.panel[2]
     value, where = analysis.response_reference(src)  # the default: real cells, from the source's mean
-    assert value == pytest.approx(float(analysis.prepared.mean_values[2])) and "real cells" in where
-    bg = run_extraction(analysis.prepared, default_model, ["vvp"], sources=[src], params=ExtractionParams(context="background"))
-    other = Analysis(default_model, analysis.prepared, bg)
+    assert value == pytest.approx(float(prepared.mean_values[2])) and "real cells" in where
+    bg = run_extraction(prepared, default_model, ["vvp"], sources=[src], params=ExtractionParams(context="background"))
+    other = GRN.from_extraction(default_model, prepared, bg)
     value, where = other.response_reference(src)
     assert value == pytest.approx(default_model.value_spec.background) and "background" in where

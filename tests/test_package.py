@@ -50,3 +50,30 @@ def test_installed_package_runs_from_another_folder(wheel, tmp_path):
     found = subprocess.run([sys.executable, "-c", "import ugrn_core, ugrn_core.cli as c; print(ugrn_core.__file__); print(c.app_script())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert found[0].startswith(str(site)) and found[1] == str(site / "ugrn_app" / "app.py")
+
+
+SNIPPET = """
+import anndata, pandas as pd
+import ugrn_core as ug
+a = ug.datasets.demo()
+g = ug.tl.extract(a, model="default", n_genes=60, methods=["pert", "vvp"], progress=False)
+a.write_h5ad("a.h5ad")
+g2 = ug.GRN.from_anndata(anndata.read_h5ad("a.h5ad"), "ugrn")
+pd.testing.assert_frame_equal(g2.edges(), g.edges())
+g.save("saved")
+pd.testing.assert_frame_equal(ug.GRN.load("saved").edges(), g.edges())
+print(ug.__file__, len(g.edges()))
+"""
+
+
+def test_the_notebook_api_runs_from_the_installed_package(wheel, tmp_path):
+    """The issue's contract, verbatim, from a folder outside the checkout."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)], check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "UGRN_CACHE_DIR": str(tmp_path / "cache")}
+    run = subprocess.run([sys.executable, "-c", SNIPPET], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    where, n_pairs = run.stdout.split()[-2:]
+    assert where.startswith(str(site)) and int(n_pairs) >= 60 * 59

@@ -14,7 +14,8 @@ import pytest
 
 from ugrn_core.data.networks import demo_network, match_network
 from ugrn_core.data.preprocess import qc_tables
-from ugrn_core.explore import Analysis, pair_response
+from ugrn_core.explore import pair_response
+from ugrn_core.grn import GRN
 from ugrn_core.export import export_files, zip_bundle
 from ugrn_core.graph import subnetwork
 from ugrn_core.pathways import enrichment, regulon_gene_sets
@@ -23,11 +24,15 @@ from ugrn_core.plot import enrichment_figure, network_html, pair_response_figure
 
 
 @pytest.fixture(scope="module")
-def analysis(default_model):
-    prepared = prepare_data("demo", default_model, n_genes=25)
+def prepared(default_model):
+    return prepare_data("demo", default_model, n_genes=25)
+
+
+@pytest.fixture(scope="module")
+def analysis(default_model, prepared):
     results = run_extraction(prepared, default_model, ["emb", "vvp", "gt"])
     net = match_network(demo_network(), prepared.panel)
-    return Analysis(default_model, prepared, results, network=net, data_label="demo", timings={"vvp": 1.0})
+    return GRN.from_extraction(default_model, prepared, results, data_label="demo", timings={"vvp": 1.0}).attach(network=net)
 
 
 def test_network_html_is_offline_escaped_and_freezes_physics():
@@ -41,9 +46,9 @@ def test_network_html_is_offline_escaped_and_freezes_physics():
     assert page.count("stabilizationIterationsDone") >= 1
 
 
-def test_figures_have_the_expected_traces(analysis):
-    cells, genes = qc_tables(analysis.prepared.adata, analysis.panel)
-    assert len(cells) == analysis.prepared.report.n_cells and genes.in_panel.sum() == len(analysis.panel)
+def test_figures_have_the_expected_traces(analysis, prepared):
+    cells, genes = qc_tables(prepared.adata, analysis.panel)
+    assert len(cells) == prepared.report.n_cells and genes.in_panel.sum() == len(analysis.panel)
     assert len(qc_figure(cells, genes).data) == 4
     edges = analysis.edges()
     from ugrn_core.graph import rank_agreement

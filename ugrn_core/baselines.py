@@ -48,7 +48,8 @@ def correlation_matrix(X: np.ndarray, method: str = "pearson") -> np.ndarray:
     return (Z.T @ Z) / max(len(Z), 1)
 
 
-def _lookup(pairs: pd.DataFrame, genes: list[str], matrix: np.ndarray, rows: list[str] | None = None) -> np.ndarray:
+def lookup_pairs(pairs: pd.DataFrame, genes: list[str], matrix: np.ndarray, rows: list[str] | None = None) -> np.ndarray:
+    """``matrix[source, target]`` for each row of ``pairs`` (rows and columns named by ``genes``)."""
     col = {g: i for i, g in enumerate(genes)}
     row = col if rows is None else {g: i for i, g in enumerate(rows)}
     return matrix[pairs.source.map(row).to_numpy(), pairs.target.map(col).to_numpy()]
@@ -57,7 +58,7 @@ def _lookup(pairs: pd.DataFrame, genes: list[str], matrix: np.ndarray, rows: lis
 def correlation_scores(X: np.ndarray, genes: list[str], pairs: pd.DataFrame, method: str = "pearson",
                        signed: bool = False) -> np.ndarray:
     """|r| (or r, with ``signed``) for each (source, target) row of ``pairs``; X is cells x ``genes``."""
-    r = _lookup(pairs, list(genes), correlation_matrix(X, method))
+    r = lookup_pairs(pairs, list(genes), correlation_matrix(X, method))
     return r if signed else np.abs(r)
 
 
@@ -129,7 +130,7 @@ def tree_importance_scores(
             importance[use, j] = imp
         if progress:
             progress(j + 1, len(targets))
-    return _lookup(pairs, targets, importance, rows=regulators)
+    return lookup_pairs(pairs, targets, importance, rows=regulators)
 
 
 def classical_scores(X: np.ndarray, genes: list[str], pairs: pd.DataFrame, methods=CLASSICAL, seed: int = 0,

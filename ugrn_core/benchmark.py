@@ -29,12 +29,11 @@ import pandas as pd
 from .baselines import CLASSICAL, classical_scores, correlation_scores
 from .data.io import read_dataset
 from .data.networks import NetworkMatch, match_network, read_network
-from .data.preprocess import dense_matrix
 from .errors import DataError
 from .evaluate import metrics_table, per_source_metrics
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
-from .pipeline import PreparedData, prepare_data
+from .pipeline import PanelData, PreparedData, prepare_data
 from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs, sign_accuracy
 from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, permuted_within_sources, validation_split
 from .translator import TranslatorConfig, TranslatorSet, pair_scores
@@ -47,14 +46,14 @@ class BenchmarkSet:
     """One dataset + network made ready: panel, labelled pairs, features."""
 
     name: str
-    prepared: PreparedData
+    prepared: PreparedData | PanelData
     match: NetworkMatch
     pairs: pd.DataFrame  # the full universe: source, target, label
     features: dict[str, PairFeatures] = field(default_factory=dict)
 
     @property
     def expression(self) -> np.ndarray:
-        return dense_matrix(self.prepared.adata, self.prepared.panel)
+        return self.prepared.expression
 
     def summary(self) -> str:
         n_reg = self.pairs.source.nunique()
@@ -93,7 +92,7 @@ def load_benchmark_set(
     return make_benchmark_set(str(label), prepared, match_network(net, prepared.panel, what="the panel"))
 
 
-def make_benchmark_set(name: str, prepared: PreparedData, match: NetworkMatch, features: dict[str, PairFeatures] | None = None) -> BenchmarkSet:
+def make_benchmark_set(name: str, prepared: PreparedData | PanelData, match: NetworkMatch, features: dict[str, PairFeatures] | None = None) -> BenchmarkSet:
     """Label every regulator -> panel gene pair by ``match``; reuse ``features`` if given."""
     pairs = pair_universe(match.edges, prepared.panel)
     if pairs.empty or pairs.label.sum() == 0:
@@ -110,6 +109,9 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
         have = bset.features.get(method)
         if have is not None and set(sources) <= set(have.sources) and have.targets == bset.prepared.panel:
             continue  # e.g. the dashboard's all-pairs extraction: nothing to add
+        if bset.prepared.model_values is None:
+            raise DataError(f"{bset.name}: {method} features for these pairs were not stored with this result, and "
+                            "new ones need the data itself. Open the dataset with its model and extract again.")
         cb = (lambda d, t, m=method: progress(f"{bset.name}: {m}", d, t)) if progress else None
         bset.features[method] = extract_features(
             method, model, bset.prepared.panel, sources, bset.prepared.mean_values, params, cache, cb,

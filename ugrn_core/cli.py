@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .data.regulators import PANEL_MODES
 from .errors import UGRNError
+from .progress import StageBars
 
 
 def _comma_list(text: str, allowed, what: str) -> list[str]:
@@ -34,26 +35,6 @@ def _classical(text: str) -> list[str]:
     return _comma_list(text, CLASSICAL, "baseline(s)")
 
 
-class _StageBars:
-    """One tqdm bar per stage of a long run: ``bars(stage, done, total)``, then ``close()``."""
-
-    def __init__(self, desc=lambda stage: stage, **tqdm_kw):
-        self.desc, self.kw, self.bars = desc, tqdm_kw, {}
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        from tqdm.auto import tqdm
-
-        bar = self.bars.get(stage)
-        if bar is None:
-            self.close()
-            bar = self.bars[stage] = tqdm(total=max(total, 1), desc=self.desc(stage), **self.kw)
-        bar.update(max(0, min(done, bar.total) - bar.n))
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-
-
 def _extraction_params(a: argparse.Namespace):
     from .extract import ExtractionParams
 
@@ -72,6 +53,7 @@ def _score_help() -> str:
 def cmd_extract(a: argparse.Namespace) -> int:
     from .extract import FeatureCache
     from .graph import best_ranking_column, ranked_edges_text
+    from .grn import GRN
     from .models.foundation import load_model
     from .pipeline import edges_table, prepare_data, run_extraction
 
@@ -86,7 +68,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
     print(f"Panel: {prepared.panel_summary()} ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
     sources = [g for g in a.sources.split(",") if g] if a.sources else None
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars = _StageBars(desc=lambda method: f"{method:>4}", unit="cell")
+    bars = StageBars(desc=lambda method: f"{method:>4}", unit="cell")
     results = run_extraction(prepared, model, a.methods, sources, _extraction_params(a), cache, bars)
     bars.close()
     out = Path(a.out)
@@ -95,6 +77,9 @@ def cmd_extract(a: argparse.Namespace) -> int:
         feats.save_npz(out / "features" / f"{method}.npz")
     edges = edges_table(results)
     edges.to_csv(out / "edges.csv", index=False)
+    grn = GRN.from_extraction(model, prepared, results, _extraction_params(a), data_label=str(a.data),
+                              timings={"total": time.perf_counter() - t0}, layer=a.layer, use_raw=a.use_raw)
+    grn.save(out / "grn")
     ranked_by = best_ranking_column(edges.columns)
     (out / "rankedEdges.csv").write_text(ranked_edges_text(edges, ranked_by))
     manifest = {
@@ -114,7 +99,8 @@ def cmd_extract(a: argparse.Namespace) -> int:
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     print(f"Wrote {out/'edges.csv'} ({len(edges):,} pairs), {out/'rankedEdges.csv'} (BEELINE layout, by {ranked_by}) "
-          f"and features/ for {', '.join(a.methods)} in {manifest['seconds']} s")
+          f"and features/ for {', '.join(a.methods)} in {manifest['seconds']} s; the whole result in {out/'grn'} "
+          f"(open it with `ugrn app {out/'grn'}` or ug.GRN.load)")
     return 0
 
 
@@ -178,7 +164,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
         print(f"Train set {train.summary()}")
     translators = TranslatorSet.load(a.translator) if a.translator else None
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars = _StageBars(leave=False)
+    bars = StageBars(leave=False)
     result = run_benchmark(
         test, model, a.split, train, a.methods, a.classical, _extraction_params(a), cache,
         TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, bars, allow_mismatch=a.allow_mismatch,
@@ -228,12 +214,12 @@ def cmd_predict(a: argparse.Namespace) -> int:
                         "(or leave --sources out to score every panel gene as a source).")
     sources = list(dict.fromkeys([*sources, *sorted(set(bset.pairs.source), key=panel.index)]))
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars = _StageBars(unit="cell")
+    bars = StageBars(unit="cell")
     extract_for(bset, model, a.methods, _extraction_params(a), cache, bars, sources=sources)
     bars.close()
     features = bset.features
     pairs = pd.DataFrame([(s, t) for s in sources for t in panel if s != t], columns=["source", "target"])
-    fold_bar = _StageBars(leave=False)
+    fold_bar = StageBars(leave=False)
     cf = cross_fit(features, bset.pairs, pairs, a.folds, a.seed, TranslatorConfig(seed=a.seed),
                    info={"model": model.name, "model_digest": model.digest, "trained_on": a.data},
                    progress=lambda d, t: fold_bar("out-of-fold translators", d, t))

@@ -1,15 +1,14 @@
-"""One analysis as the dashboard browses it: scores per pair, rankings, pair curves.
+"""Score tables and their views: scores per pair, rankings, pair curves.
 
-An :class:`Analysis` bundles what one extraction run produced (model, prepared data,
-features per method, an optional reference network and translator) and answers the
-questions a biologist asks of it: *which genes does X regulate?*, *who regulates Y?*,
-*how does Y respond as X is dialled up?* Everything returns tidy pandas tables.
+The functions here turn a result's features into the tidy tables a biologist reads
+(*which genes does X regulate?*, *who regulates Y?*, *how does Y respond as X is dialled
+up?*); :class:`~ugrn_core.grn.GRN` holds the result and calls them.
 
 Score columns: ``pert``, ``emb``, ``vvp``, ``gt`` are the extractors' untrained scores;
 ``<method>_prob`` a translator's edge probability; ``ensemble`` the mean of the VVP and GT
 translators' logits; ``pearson`` |Pearson r| over cells (model-free baseline).
 
-Translator probabilities come out of fold (:meth:`Analysis.fit_out_of_fold`, the default
+Translator probabilities come out of fold (:meth:`~ugrn_core.grn.GRN.fit_out_of_fold`, the default
 way): each pair is scored by a translator that never saw either gene (``fold_pair`` says
 which). A translator trained elsewhere can be attached instead; then ``seen_in_training``
 flags the pairs with a gene it trained on, and views that judge recovery leave them out.
@@ -17,22 +16,17 @@ flags the pairs with a gene it trained on, and views that judge recovery leave t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
-from .baselines import correlation_scores
-from .crossfit import CrossFit, cross_fit
+from .baselines import lookup_pairs
+from .crossfit import CrossFit
 from .data.networks import NetworkMatch
-from .data.preprocess import dense_matrix
 from .errors import GeneNotFoundError
-from .extract import METHOD_LABELS, ExtractionParams, PairFeatures
-from .models.foundation import FoundationModel
-from .pipeline import PreparedData, edges_table
+from .extract import METHOD_LABELS, PairFeatures
+from .pipeline import edges_table
 from .signs import network_signs, predicted_pair_signs, sign_word
-from .splits import pair_universe
-from .translator import ENSEMBLE, TranslatorConfig, TranslatorSet
+from .translator import ENSEMBLE, TranslatorSet
 
 PROB = "_prob"
 SCORE_LABELS = {
@@ -48,95 +42,6 @@ def score_label(column: str) -> str:
     return SCORE_LABELS.get(column, column)
 
 
-@dataclass
-class Analysis:
-    """The result of one extraction run, plus what the user attached to it."""
-
-    model: FoundationModel
-    prepared: PreparedData
-    results: dict[str, PairFeatures]
-    params: ExtractionParams = field(default_factory=ExtractionParams)
-    network: NetworkMatch | None = None
-    translators: TranslatorSet | None = None  # trained elsewhere: pairs it saw are flagged
-    crossfit: CrossFit | None = None  # out-of-fold probabilities on this analysis's network
-    data_label: str = "data"
-    timings: dict = field(default_factory=dict)
-    _edges: pd.DataFrame | None = field(default=None, repr=False)
-
-    @property
-    def panel(self) -> list[str]:
-        return self.prepared.panel
-
-    @property
-    def known_pairs(self) -> set[tuple[str, str]]:
-        if self.network is None:
-            return set()
-        return set(zip(self.network.edges.source, self.network.edges.target))
-
-    def regulators_first(self) -> list[str]:
-        """Panel genes with the reference network's regulators first (the useful sources)."""
-        regs = [g for g in (self.network.regulators if self.network else []) if g in set(self.panel)]
-        return regs + [g for g in self.panel if g not in set(regs)]
-
-    def attach(self, network: NetworkMatch | None = None, translators: TranslatorSet | None = None,
-               crossfit: CrossFit | None = None) -> "Analysis":
-        """Set the reference network, a translator trained elsewhere, or out-of-fold
-        probabilities (each of the last two replaces the other; a new network drops both,
-        since they learnt from the old one). The score table is rebuilt now, so a translator
-        that does not fit these features fails here and changes nothing."""
-        before = (self.network, self.translators, self.crossfit, self._edges)
-        if network is not None:
-            self.network = network
-            self.translators = self.crossfit = None
-        if translators is not None:
-            self.translators, self.crossfit = translators, None
-        if crossfit is not None:
-            self.crossfit, self.translators = crossfit, None
-        self._edges = None
-        try:
-            self.edges()
-        except Exception:
-            self.network, self.translators, self.crossfit, self._edges = before
-            raise
-        return self
-
-    def fit_out_of_fold(self, k: int = 5, seed: int = 0, progress=None, config: TranslatorConfig | None = None) -> "Analysis":
-        """Translators cross-fitted over ``k`` gene folds on the attached network; every pair's
-        probability then comes from a translator that never saw either of its genes."""
-        if self.network is None:
-            raise ValueError("Out-of-fold translators need a reference network; attach one first.")
-        sources = set.intersection(*(set(f.sources) for f in self.results.values()))
-        labelled = pair_universe(self.network.edges, self.panel, [g for g in self.network.regulators if g in sources])
-        pairs = edges_table(self.results)[["source", "target"]]
-        cf = cross_fit(self.results, labelled, pairs, k, seed, config, info={
-            "trained_on": self.data_label, "model": self.model.name, "model_digest": self.model.digest}, progress=progress)
-        return self.attach(crossfit=cf)
-
-    def recovery_pairs(self, edges: pd.DataFrame) -> pd.DataFrame:
-        """The rows of ``edges`` that may judge recovery: all but pairs a translator trained on."""
-        return edges[~edges.seen_in_training] if "seen_in_training" in edges else edges
-
-    def edges(self) -> pd.DataFrame:
-        """Every ordered panel pair with every available score (built once, then reused)."""
-        if self._edges is None:
-            self._edges = score_table(self.prepared, self.results, self.network, self.translators,
-                                      model_digest=self.model.digest, crossfit=self.crossfit)
-        return self._edges
-
-    def score_columns(self) -> list[str]:
-        return score_columns(self.edges())
-
-    def response_reference(self, source: str) -> tuple[float | None, str]:
-        """The source value VVP's response curve is measured from, and where the virtual
-        cells were made (for the curve's caption)."""
-        feats = self.results.get("vvp") or self.results.get("gt")
-        params = feats.params if feats is not None else {}
-        if params.get("context") == "cells":
-            value = float(self.prepared.mean_values[self.panel.index(source)])
-            return value, f"in {params.get('n_cells', 8)} real cells of the dataset (averaged), from the source at its mean"
-        return params.get("background"), "in a virtual cell with every other gene at the background value"
-
-
 def score_columns(edges: pd.DataFrame) -> list[str]:
     return [c for c in edges.columns if c not in ID_COLUMNS]
 
@@ -147,18 +52,19 @@ def default_score(columns: list[str]) -> str:
 
 
 def score_table(
-    prepared: PreparedData,
+    panel: list[str],
     results: dict[str, PairFeatures],
+    correlation: np.ndarray | None = None,
     network: NetworkMatch | None = None,
     translators: TranslatorSet | None = None,
-    correlation: bool = True,
     model_digest: str | None = None,
     crossfit: CrossFit | None = None,
 ) -> pd.DataFrame:
     """``source, target, <scores>…, predicted_sign, known, sign`` for every ordered pair of the panel.
 
     ``predicted_sign`` is VVP and GT's agreed sign (see :func:`.signs.predicted_pair_signs`);
-    ``sign`` the reference network's (0 = unsigned or not an edge).
+    ``sign`` the reference network's (0 = unsigned or not an edge). ``correlation``: the
+    panel's signed Pearson r matrix, read as the ``pearson`` column (|r|).
 
     With ``crossfit``, out-of-fold probabilities and their ``fold_pair``; with
     ``translators`` (trained elsewhere), their probabilities and ``seen_in_training``. A
@@ -181,8 +87,8 @@ def score_table(
                 edges[f"{name}{PROB}"] = pred[name].to_numpy()
         if ENSEMBLE in pred:
             edges[ENSEMBLE] = pred[ENSEMBLE].to_numpy()
-    if correlation:
-        edges["pearson"] = correlation_scores(dense_matrix(prepared.adata, prepared.panel), prepared.panel, edges)
+    if correlation is not None:
+        edges["pearson"] = np.abs(lookup_pairs(edges, list(panel), correlation))
     edges["predicted_sign"] = predicted_pair_signs(results, edges)
     if network is not None:
         edges["known"], edges["sign"] = network_signs(network.edges, edges)
@@ -258,6 +164,6 @@ def edge_descriptions(edges: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict
 
 
 __all__ = [
-    "Analysis", "edge_descriptions", "default_score", "SCORE_LABELS", "PROB", "score_label", "score_columns", "score_table",
+    "edge_descriptions", "default_score", "SCORE_LABELS", "PROB", "score_label", "score_columns", "score_table",
     "ranked_targets", "ranked_regulators", "pair_response",
 ]

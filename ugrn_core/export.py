@@ -13,13 +13,12 @@ import io
 import json
 import zipfile
 
-from .explore import Analysis
 from .graph import ranked_edges_text, regulon_table, to_graphml, to_sif, top_edges_graph
 from .manifest import run_manifest
 
 
-def export_files(analysis: Analysis, method: str, n_edges: int = 500) -> dict[str, str]:
-    """File name -> text for every export of ``analysis`` ranked by ``method``."""
+def export_files(analysis, method: str, n_edges: int = 500) -> dict[str, str]:
+    """File name -> text for every export of ``analysis`` (a :class:`~ugrn_core.grn.GRN`) ranked by ``method``."""
     edges = analysis.edges()
     G = top_edges_graph(edges, method, n_edges, analysis.known_pairs)
     manifest = run_manifest(analysis, export={"ranked_by": method, "network_edges": G.number_of_edges()})

@@ -26,31 +26,35 @@ def package_versions(packages=PACKAGES) -> dict[str, str | None]:
     return out
 
 
-def run_manifest(analysis, **extra) -> dict:
-    """Everything that determined ``analysis`` (an :class:`~ugrn_core.explore.Analysis`)."""
-    model, prepared = analysis.model, analysis.prepared
+def run_manifest(grn, **extra) -> dict:
+    """Everything that determined ``grn`` (a :class:`~ugrn_core.grn.GRN`)."""
+    model = grn.model
+    about = model.describe() if hasattr(model, "describe") else {}
     manifest = {
         "tool": "ugrn-explorer",
         "version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "packages": package_versions(),
-        "model": {**model.describe(), "digest": model.digest, "precision": model.precision, "device": str(model.device)},
+        "model": {**about, "digest": grn.model_digest, "precision": getattr(model, "precision", None),
+                  "device": str(getattr(model, "device", None) or "")},
         "data": {
-            "source": analysis.data_label,
-            "preprocessing": prepared.report.__dict__,
-            "vocabulary": prepared.mapping.summary(),
-            "panel": list(prepared.panel),
+            "source": grn.data_label,
+            "preprocessing": grn.data_info.get("preprocessing"),
+            "vocabulary": grn.data_info.get("vocabulary"),
+            "matrix": grn.data_info.get("matrix"),
+            "panel": list(grn.panel),
         },
-        "methods": list(analysis.results),
-        "extraction": asdict(analysis.params),
-        "network": analysis.network.summary() if analysis.network is not None else None,
-        "translator": analysis.translators.info if analysis.translators is not None else None,
+        "methods": list(grn.features),
+        "extraction": asdict(grn.params),
+        "network": grn.network.summary() if grn.network is not None else None,
+        "translator": grn.translators.info if grn.translators is not None else None,
+        "out_of_fold": {"k": grn.crossfit.k, "seed": grn.crossfit.seed} if grn.crossfit is not None else None,
         "seeds": {
-            "demo_simulator": 0 if analysis.data_label.startswith("demo") else None,
-            "translator": (analysis.translators.info.get("seed") if analysis.translators is not None else None),
+            "demo_simulator": 0 if grn.data_label.startswith("demo") else None,
+            "translator": (grn.translators.info.get("seed") if grn.translators is not None else None),
         },
-        "timings_s": {k: round(float(v), 3) for k, v in analysis.timings.items()},
+        "timings_s": {k: round(float(v), 3) for k, v in grn.timings.items()},
     }
     manifest.update(extra)
     return manifest

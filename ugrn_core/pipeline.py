@@ -48,6 +48,23 @@ class PreparedData:
     def mean_values(self) -> np.ndarray:
         return self.model_values.mean(axis=0)
 
+    @property
+    def expression(self) -> np.ndarray:
+        """Cells x panel, log-normalised (what correlation and the tree baselines read)."""
+        return dense_matrix(self.adata, self.panel)
+
+
+@dataclass
+class PanelData:
+    """What a benchmark needs of a dataset when only a saved result is at hand: the panel,
+    its expression and mean model input. Without ``model_values`` nothing new can be
+    extracted (the virtual cells are made from them)."""
+
+    panel: list[str]
+    expression: np.ndarray
+    mean_values: np.ndarray
+    model_values: np.ndarray | None = None
+
 
 def _use_symbols(adata: ad.AnnData) -> ad.AnnData:
     names = symbol_names(adata)
@@ -130,4 +147,4 @@ def edges_table(results: dict[str, PairFeatures]) -> pd.DataFrame:
     return frame if frame is not None else pd.DataFrame(columns=["source", "target"])
 
 
-__all__ = ["PreparedData", "prepare_data", "run_extraction", "edges_table"]
+__all__ = ["PreparedData", "PanelData", "prepare_data", "run_extraction", "edges_table"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -299,18 +300,61 @@ class TranslatorSet:
             out[ENSEMBLE] = _sigmoid(np.mean([logits[m] for m in ENSEMBLE_OF], axis=0))
         return out
 
+    @staticmethod
+    def _entry(t: Translator) -> dict:
+        entry = {"method": t.method, "kind": t.kind, "config": asdict(t.config), "spec": t.spec,
+                 "mean": t.mean.tolist(), "std": t.std.tolist()}
+        if t.kind == "logreg":
+            entry.update(coef=t.coef.tolist(), intercept=t.intercept)
+        return entry
+
+    @staticmethod
+    def _translator(e: dict, state: Callable[[], dict] | None) -> Translator:
+        cfg = TranslatorConfig(**{**e["config"], "hidden": tuple(e["config"]["hidden"])})
+        t = Translator(e["method"], e["kind"], cfg, e["spec"], np.asarray(e["mean"], np.float32), np.asarray(e["std"], np.float32))
+        if t.kind == "logreg":
+            t.coef, t.intercept = np.asarray(e["coef"], np.float64), float(e["intercept"])
+        else:
+            t.module = TranslatorMLP(len(t.mean), cfg.hidden, cfg.dropout)
+            try:
+                t.module.load_state_dict(state())
+            except Exception as exc:
+                raise CheckpointError(f"Translator weights of {t.name} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from None
+            t.module.eval()
+        return t
+
+    def to_arrays(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """A JSON-able description and the MLP weights as named arrays: how a :class:`~ugrn_core.grn.GRN`
+        stores its translator (in a folder or inside an AnnData)."""
+        entries, arrays = [], {}
+        for name, t in self.translators.items():
+            entries.append(self._entry(t))
+            if t.kind != "logreg":
+                for key, value in t.module.state_dict().items():
+                    arrays[f"{name}.{key}"] = value.detach().cpu().numpy()
+        return {"info": self.info, "translators": entries}, arrays
+
+    @classmethod
+    def from_arrays(cls, doc: dict, arrays: dict[str, np.ndarray]) -> "TranslatorSet":
+        out = cls(info=doc.get("info", {}))
+        for e in doc["translators"]:
+            name = f"{e['method']}_{e['kind']}" if e["kind"] != "mlp" else e["method"]
+            prefix = f"{name}."
+
+            def state(prefix=prefix):
+                return {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith(prefix)}
+
+            t = cls._translator(e, state)
+            out.translators[t.name] = t
+        return out
+
     def save(self, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         entries = []
         for name, t in self.translators.items():
-            entry = {
-                "method": t.method, "kind": t.kind, "config": asdict(t.config), "spec": t.spec,
-                "mean": t.mean.tolist(), "std": t.std.tolist(),
-            }
-            if t.kind == "logreg":
-                entry.update(coef=t.coef.tolist(), intercept=t.intercept)
-            else:
+            entry = self._entry(t)
+            if t.kind != "logreg":
                 entry["weights"] = f"{name}.pt"
                 torch.save(t.module.state_dict(), folder / f"{name}.pt")
             entries.append(entry)
@@ -334,18 +378,7 @@ class TranslatorSet:
             raise CheckpointError(f"{meta} is not a UGRN translator file.")
         out = cls(info=doc.get("info", {}))
         for e in doc["translators"]:
-            cfg = TranslatorConfig(**{**e["config"], "hidden": tuple(e["config"]["hidden"])})
-            t = Translator(e["method"], e["kind"], cfg, e["spec"], np.asarray(e["mean"], np.float32), np.asarray(e["std"], np.float32))
-            if t.kind == "logreg":
-                t.coef, t.intercept = np.asarray(e["coef"], np.float64), float(e["intercept"])
-            else:
-                t.module = TranslatorMLP(len(t.mean), cfg.hidden, cfg.dropout)
-                try:
-                    state = torch.load(folder / e["weights"], map_location="cpu", weights_only=True)
-                    t.module.load_state_dict(state)
-                except Exception as exc:
-                    raise CheckpointError(f"Translator weights {e['weights']} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from None
-                t.module.eval()
+            t = cls._translator(e, lambda e=e: torch.load(folder / e["weights"], map_location="cpu", weights_only=True))
             out.translators[t.name] = t
         return out
 

@@ -20,9 +20,9 @@ from ugrn_core.data.matrix import matrix_choices, suggested_matrix
 from ugrn_core.data.networks import match_network, read_network
 from ugrn_core.data.regulators import PANEL_MODES
 from ugrn_core.errors import UGRNError, VocabularyError
-from ugrn_core.explore import Analysis
 from ugrn_core.extract import METHOD_LABELS, METHODS, ExtractionParams, FeatureCache
 from ugrn_core.extract.cost import CostEstimate, estimate_cost, eta_seconds, format_seconds
+from ugrn_core.grn import GRN
 from ugrn_core.models.foundation import load_model
 from ugrn_core.pathways import read_gmt, regulon_gene_sets
 from ugrn_core.pipeline import prepare_data, run_extraction
@@ -43,9 +43,13 @@ class Settings:
     matrix: str = "X"  # which matrix holds the expression: "X", a layer's name, or "raw"
     panel: str = PANEL_MODES[0]  # "regulators+hvg" (BEELINE's TFs+N) or "hvg"
     network_regulators: bool = False  # add the reference network's expressed regulators to the panel
+    result: str = ""  # a saved result (GRN folder or .h5ad holding one): opened instead of extracting
 
     def network_spec(self) -> str | None:
         if self.network == "auto":
+            if self.result:
+                return None  # a saved result keeps the network saved with it
+
             return "demo" if self.data == "demo" else None
         return None if self.network == "none" else self.network
 
@@ -66,8 +70,8 @@ class Settings:
 
     @property
     def session_key(self) -> tuple:
-        """What one session's analysis depends on: the extraction plus the reference network."""
-        return (self.key, self.network)
+        """What one session's analysis depends on: the extraction (or the saved result) plus the reference network."""
+        return (("result", self.result) if self.result else self.key, self.network)
 
 
 def settings() -> Settings:
@@ -91,6 +95,27 @@ def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, .
     extra = set(cached_network(regulators_from).source) if regulators_from else None
     return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep), panel=panel,
                         network_regulators=extra, layer=None if matrix in ("X", "raw") else matrix, use_raw=matrix == "raw")
+
+
+@st.cache_resource(show_spinner="Opening the saved result…", max_entries=8)
+def cached_result(path: str, stamp: float) -> GRN:  # noqa: ARG001 - stamp (mtime) keys the cache to the file's version
+    return GRN.load(path)
+
+
+def load_result(path: str) -> GRN:
+    """A saved result, or a message and stop."""
+    from pathlib import Path
+
+    p = Path(path).expanduser()
+    try:
+        stamp = (p / "grn.json").stat().st_mtime if p.is_dir() else p.stat().st_mtime
+        return cached_result(str(p), stamp)
+    except OSError:
+        st.error(f"{path} does not exist or cannot be read; give the folder `ugrn extract` or GRN.save wrote, "
+                 "or an .h5ad that holds a result.")
+    except UGRNError as exc:
+        st.error(str(exc))
+    st.stop()
 
 
 @st.cache_resource(show_spinner="Looking at the file's matrices…", max_entries=16)
@@ -146,7 +171,7 @@ def load_prepared():
     return model, prepared
 
 
-def _run(s: Settings, model, prepared, estimate: CostEstimate) -> Analysis:
+def _run(s: Settings, model, prepared, estimate: CostEstimate) -> GRN:
     weights = dict(zip(estimate.table.method, estimate.table.seconds.clip(lower=1e-3)))
     total_w = sum(weights[m] for m in s.methods)
     bar = st.progress(0.0, text="Extracting gene-pair features…")
@@ -165,12 +190,41 @@ def _run(s: Settings, model, prepared, estimate: CostEstimate) -> Analysis:
         timings[method] = time.perf_counter() - t1
         done_w += weights[method]
     bar.empty()
-    return Analysis(model, prepared, results, s.params, data_label=s.data_label, timings=timings)
+    matrix = {"layer": None if s.matrix in ("X", "raw") else s.matrix, "use_raw": s.matrix == "raw"}
+    return GRN.from_extraction(model, prepared, results, s.params, data_label=s.data_label, timings=timings, **matrix)
 
 
-def current_analysis(home: bool = False) -> Analysis:
-    """The analysis for the current settings, in this session (network attached)."""
+def _session_copy(s: Settings, base: GRN) -> GRN:
+    """This session's own copy of a shared result, with the chosen reference network."""
+    if s.result and s.network == "auto":
+        return copy.copy(base)  # as saved: its network and translator probabilities
+    mine = base.detached()
+    spec = s.network_spec()
+    if spec is not None:
+        try:
+            mine.attach(network=match_network(cached_network(spec), mine.panel, what="the gene panel"))
+        except UGRNError as exc:
+            st.warning(f"Reference network not used: {exc}")
+    return mine
+
+
+def current_analysis(home: bool = False) -> GRN:
+    """The result for the current settings (extracted, or opened from a file), in this
+    session (network attached)."""
     s = settings()
+    if s.result:
+        base = load_result(s.result)
+    else:
+        base = _extracted(s, home)
+    held = st.session_state.get("analysis")
+    if held is None or held[0] != s.session_key:
+        held = (s.session_key, _session_copy(s, base))
+        st.session_state["analysis"] = held
+    return held[1]
+
+
+def _extracted(s: Settings, home: bool) -> GRN:
+    """The shared extraction for these settings: run now (with a progress bar) or read from the store."""
     model, prepared = load_prepared()
     store = _analysis_store()
     base = store.get(s.key)
@@ -187,19 +241,7 @@ def current_analysis(home: bool = False) -> Analysis:
                 st.page_link("app.py", label="Start it on the home page", icon="🏠")
             st.stop()
         base = store[s.key] = _run(s, model, prepared, estimate)
-    held = st.session_state.get("analysis")
-    if held is None or held[0] != s.session_key:
-        mine = copy.copy(base)
-        mine.network, mine.translators, mine.crossfit, mine._edges = None, None, None, None
-        spec = s.network_spec()
-        if spec is not None:
-            try:
-                mine.attach(network=match_network(cached_network(spec), prepared.panel, what="the gene panel"))
-            except UGRNError as exc:
-                st.warning(f"Reference network not used: {exc}")
-        held = (s.session_key, mine)
-        st.session_state["analysis"] = held
-    return held[1]
+    return base
 
 
 def page_shell(title: str, icon: str) -> None:
@@ -207,7 +249,7 @@ def page_shell(title: str, icon: str) -> None:
     st.title(title)
 
 
-def page(title: str, icon: str) -> Analysis:
+def page(title: str, icon: str) -> GRN:
     """Every browsing page's start: config, title, the current analysis, the sidebar status."""
     page_shell(title, icon)
     analysis = current_analysis()
@@ -215,14 +257,16 @@ def page(title: str, icon: str) -> Analysis:
     return analysis
 
 
-def sidebar_summary(analysis: Analysis) -> None:
+def sidebar_summary(analysis: GRN) -> None:
     """The same short status in every page's sidebar."""
     s = settings()
     with st.sidebar:
-        st.markdown(f"**Data:** {s.data_label}  \n**Model:** {analysis.model.name}  \n"
+        st.markdown(f"**Data:** {analysis.data_label if s.result else s.data_label}  \n**Model:** {analysis.model_name}  \n"
                     f"**Panel:** {len(analysis.panel)} genes"
-                    + (f" ({len(analysis.prepared.regulators)} census TFs)" if analysis.prepared.regulators else "")
+                    + (f" ({len(analysis.regulators)} census TFs)" if analysis.regulators else "")
                     + f" · {len(analysis.results)} methods")
+        if s.result:
+            st.caption(f"Opened from the saved result {s.result}.")
         if analysis.network is not None:
             st.caption(f"Reference network: {analysis.network.summary()}")
         if analysis.crossfit is not None:

@@ -8,6 +8,7 @@ the model's prediction for every target at once, so work scales with sources, no
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -46,18 +47,25 @@ class PairFeatures:
         return df.reset_index(drop=True)
 
     def save_npz(self, path) -> None:
+        """Features, genes, score and the parameters (value grid included) in one ``.npz``."""
         np.savez_compressed(
             path,
             features=self.features.astype(np.float32),
             sources=np.asarray(self.sources, dtype=str),
             targets=np.asarray(self.targets, dtype=str),
             score=self.score.astype(np.float32),
+            params=np.asarray(json.dumps(self.params, default=_json_value)),
         )
 
     @classmethod
     def load_npz(cls, path, method: str) -> "PairFeatures":
         with np.load(path, allow_pickle=False) as npz:
-            return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"])
+            params = json.loads(str(npz["params"])) if "params" in npz.files else {}
+            return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"], params)
+
+
+def _json_value(o):
+    return o.item() if isinstance(o, np.generic) else o.tolist() if isinstance(o, np.ndarray) else str(o)
 
 
 CONTEXTS = ("background", "masked", "partition", "cells")
