@@ -37,6 +37,8 @@ from ugrn_core.data.family import DEVELOPMENT, VALIDATION, write_family_dataset 
 
 RESULTS = ROOT / "bench" / "results"
 METHODS = ("vvp", "gt", "ensemble", "pearson", "grnboost")
+# row column prefix -> metrics.csv method: VVP and GT are their translators' probabilities
+METRIC_OF = {"vvp": "vvp_prob", "gt": "gt_prob"}
 SHARED = Path(os.environ.get("UGRN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 _BEE = SHARED / "benchmark" / "beeline_genelink"
 _NET = SHARED / "networks"
@@ -102,9 +104,10 @@ def run_one(item: dict, work: Path, budget: float, n_genes: int, skip_benchmark:
         metrics = pd.read_csv(out / "metrics.csv")
         bal = metrics[metrics.negatives == "balanced"].set_index("method")
         for method in METHODS:
-            if method in bal.index:
-                row[f"{method}_auroc"] = float(bal.loc[method, "auroc"])
-                row[f"{method}_auprc"] = float(bal.loc[method, "auprc"])
+            name = METRIC_OF.get(method, method)
+            if name in bal.index:
+                row[f"{method}_auroc"] = float(bal.loc[name, "auroc"])
+                row[f"{method}_auprc"] = float(bal.loc[name, "auprc"])
     return row
 
 

@@ -152,10 +152,12 @@ def run(a) -> None:
                        "mse_model": m["mse_model"], "mse_gene_mean": m["mse_gene_mean"], "mse_ridge": m["mse_ridge"],
                        "test_edges": b.report["test_edges"], "test_pairs": b.report["test_pairs"]}
                 for _, r in b.metrics.iterrows():
-                    if r.method in METHODS:
+                    name = r.method[: -len("_prob")] if r.method.endswith("_prob") else r.method
+                    untrained = r.method in ("pert", "emb", "vvp", "gt")
+                    if name in METHODS and not untrained:  # the CSV's vvp_* columns are the translators
                         neg = "bal" if r.negatives == "balanced" else "full"
                         for k in ("auroc", "auprc", "epr"):
-                            row[f"{r.method}_{k}_{neg}"] = r[k]
+                            row[f"{name}_{k}_{neg}"] = r[k]
                 rows.append(row)
                 print(f"  {network} / {context}: AUROC (balanced) " + ", ".join(
                     f"{mm} {row.get(f'{mm}_auroc_bal', float('nan')):.3f}" for mm in METHODS), flush=True)

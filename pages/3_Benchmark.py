@@ -65,8 +65,8 @@ else:
     m = result.metrics[result.metrics.negatives == negatives].copy()
     density = float(result.predictions.label.mean()) if negatives == "full" else 0.5
     st.caption(f"Random baseline: AUROC 0.5, AUPRC {density:.3f}, EPR 1. AUPRC ratio and EPR are relative to that "
-               "density (BEELINE's definitions). `<method>` = translator, `<method>_raw` = untrained score, "
-               "`_logreg` = logistic-regression sanity check.")
+               "density (BEELINE's definitions). `<method>_prob` = translator, `<method>` = untrained score, "
+               "`_logreg_prob` = logistic-regression sanity check.")
     m = m.sort_values("auprc", ascending=False)
     st.dataframe(m, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "auprc", "auprc_ratio", "epr", "auprc_pr")})
@@ -74,8 +74,8 @@ else:
     d1.download_button("Download metrics (CSV)", result.metrics.to_csv(index=False), "metrics.csv", "text/csv")
     d2.download_button("Download held-out predictions (CSV)", result.predictions.to_csv(index=False), "predictions.csv",
                        "text/csv", help="Every held-out pair: label, balanced-sample flag and each method's probability or score.")
-    methods = [c for c in m.method if not c.endswith("_logreg")]
-    shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp", "gt", "pearson") if c in methods] or methods[:3])
+    methods = [c for c in m.method if not c.endswith("_logreg_prob")]
+    shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp_prob", "gt_prob", "pearson") if c in methods] or methods[:3])
     preds = result.predictions if negatives == "full" else result.predictions[result.predictions.balanced == 1]
     st.plotly_chart(roc_pr_figure(preds, shown, labels={c: score_label(c) for c in shown}), width="stretch")
 

@@ -91,7 +91,7 @@ def test_benchmark_then_out_of_fold_probabilities_the_other_pages_use(at):
     at.button[0].click().run()  # the form's "Train and evaluate"
     no_exception(at)
     metrics = at.dataframe[0].value
-    assert {"ensemble", "vvp", "gt", "vvp_raw", "pearson"} <= set(metrics.method)
+    assert {"ensemble", "vvp_prob", "gt_prob", "vvp", "pearson"} <= set(metrics.method)
     assert metrics.auroc.between(0, 1).all()
     assert any("Random baseline" in c.value for c in at.caption)
     assert {"Download metrics (CSV)", "Download held-out predictions (CSV)"} <= {b.label for b in at.get("download_button")}

@@ -21,7 +21,7 @@ def test_gene_split_on_demo_writes_the_contract(tmp_path):
     assert rc == 0
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics.columns[:7]) == METRIC_COLUMNS
-    required = {"pert", "emb", "vvp", "gt", "ensemble", "pearson", "spearman", "grnboost"}
+    required = {"pert_prob", "emb_prob", "vvp_prob", "gt_prob", "ensemble", "pert", "vvp", "pearson", "spearman", "grnboost"}
     assert required <= set(metrics.method)
     assert set(metrics.negatives) == {"balanced", "full"} and (metrics.split == "genes").all()
     assert (metrics.pairs == "unseen").all()  # gene-disjoint: no test pair was a training pair
@@ -29,9 +29,9 @@ def test_gene_split_on_demo_writes_the_contract(tmp_path):
     assert metrics[["auroc", "auprc", "auprc_pr"]].notna().all().all()
     # signs: VVP/GT/Perturbation and correlations call one, the embedding cannot
     sign = metrics[metrics.negatives == "balanced"].set_index("method")
-    assert sign.loc[["vvp", "gt", "ensemble", "pert", "pearson"], "sign_accuracy"].notna().all()
-    assert pd.isna(sign.loc["emb", "sign_accuracy"]) and sign.loc["vvp", "n_signed_edges"] > 0
-    assert sign.loc["gt_raw", "sign_accuracy"] > 0.5  # measured 1.0 on the 11 signed held-out edges
+    assert sign.loc[["vvp_prob", "gt_prob", "ensemble", "pert_prob", "pearson"], "sign_accuracy"].notna().all()
+    assert pd.isna(sign.loc["emb_prob", "sign_accuracy"]) and sign.loc["vvp_prob", "n_signed_edges"] > 0
+    assert sign.loc["gt", "sign_accuracy"] > 0.5  # measured 1.0 on the 11 signed held-out edges
     pred = pd.read_csv(out / "predictions.csv")
     assert list(pred.columns[:3]) == ["source", "target", "label"]
     assert required <= set(pred.columns)
@@ -68,10 +68,10 @@ def test_dataset_split_and_translator_reuse(tmp_path, second_dataset, capsys):
     assert set(m.pairs) == {"all", "unseen"}
     p = pd.read_csv(out1 / "predictions.csv")
     both = m.set_index(["pairs", "negatives", "method"])
-    assert both.loc[("all", "full", "vvp"), "n_pairs"] == len(p)
-    assert both.loc[("unseen", "full", "vvp"), "n_pairs"] == (~p.seen_in_training).sum()
+    assert both.loc[("all", "full", "vvp_prob"), "n_pairs"] == len(p)
+    assert both.loc[("unseen", "full", "vvp_prob"), "n_pairs"] == (~p.seen_in_training).sum()
     assert 0 < p.seen_in_training.sum() < len(p)  # the demo genes and the other set's share pairs
-    for control in ("ensemble_random_model", "pearson_permuted_network", "vvp_permuted_network"):
+    for control in ("ensemble_random_model", "pearson_permuted_network", "vvp_prob_permuted_network"):
         assert {"all", "unseen"} <= set(m[m.method == control].pairs), control
     m = m[~m.method.str.endswith(("_random_model", "_permuted_network"))]  # the rest of the test reads the real rows
     # the saved translator scores the other dataset exactly as the freshly trained one did
@@ -110,7 +110,7 @@ def test_controls_read_near_chance(tmp_path):
                  "--methods", "vvp,gt", "--out", str(out), *FAST]) == 0
     m = pd.read_csv(out / "metrics.csv").set_index(["negatives", "method"])
     bal = m.loc["balanced"]
-    assert {"vvp_random_model", "ensemble_random_model", "vvp_permuted_network", "pearson_permuted_network"} <= set(bal.index)
+    assert {"vvp_prob_random_model", "ensemble_random_model", "vvp_prob_permuted_network", "pearson_permuted_network"} <= set(bal.index)
     # 80 genes leave ~11 held-out edges, so single rows are noisy; each control family on average reads chance
     for family in ("_random_model", "_permuted_network"):
         rows = bal[bal.index.str.endswith(family)]

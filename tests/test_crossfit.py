@@ -51,7 +51,7 @@ def test_no_pair_is_scored_by_a_translator_that_saw_its_genes():
     # a learnable rule is learnt from other genes: out-of-fold AUROC stays high
     assert auroc(labelled.label, cf.predictions["vvp"]) > 0.9
     table = edges_with_out_of_fold(feats, cf, net)
-    assert {"vvp_score", "vvp_prob", "in_network", "sign", "predicted_sign", "fold_pair"} <= set(table.columns)
+    assert {"vvp", "vvp_prob", "in_network", "sign", "predicted_sign", "fold_pair"} <= set(table.columns)
     assert table.in_network.sum() == labelled.label.sum() and set(table.sign) <= {0, 1}
 
 

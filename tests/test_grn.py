@@ -108,7 +108,7 @@ def test_a_saved_result_benchmarks_without_its_model(grn, tmp_path):
     bset = make_benchmark_set("saved", back.panel_data(), back.network, back.features)
     result = run_benchmark(bset, back.model, "genes", methods=list(back.features), classical=("pearson",),
                            translator_config=FAST)
-    assert {"vvp", "pearson"} <= set(result.metrics.method)
+    assert {"vvp_prob", "vvp", "pearson"} <= set(result.metrics.method)
     with pytest.raises(DataError, match="model itself"):
         back.model.randomised(0)
 

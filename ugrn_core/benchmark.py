@@ -8,7 +8,10 @@ Two questions, as in the UGRN paper:
 
 Every method is evaluated on the same test pairs under both negative conventions
 (``balanced`` and ``full``), next to correlation and tree-ensemble baselines, and to each
-extractor's untrained score (``<method>_raw``). The ``pairs`` column says which test pairs a
+extractor's untrained score. Columns and ``method`` values follow the one vocabulary of every
+table: ``<method>`` is the untrained score, ``<method>_prob`` a translator's probability
+(``<method>_logreg_prob``: the logistic-regression sanity check), ``ensemble`` the VVP and GT
+translators' mean logit. The ``pairs`` column says which test pairs a
 row covers: in the gene split every test pair is ``unseen`` by construction; the dataset
 split reports ``all`` test pairs and, again, the ``unseen`` ones (not a pair the translator
 trained or early-stopped on: a pair shared by two datasets' networks can be memorised).
@@ -36,7 +39,7 @@ from .models.foundation import FoundationModel
 from .pipeline import PanelData, PreparedData, prepare_data
 from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs, sign_accuracy
 from .splits import GeneSplit, balanced_sample, gene_split, pair_universe, permuted_within_sources, validation_split
-from .translator import TranslatorConfig, TranslatorSet, pair_scores
+from .translator import ENSEMBLE, PROB, TranslatorConfig, TranslatorSet, pair_scores
 
 SPLITS = ("genes", "dataset")
 
@@ -121,11 +124,13 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
 
 def score_pairs(bset: BenchmarkSet, pairs: pd.DataFrame, translators: TranslatorSet, classical=CLASSICAL, seed=0, progress=None,
                 model_digest: str | None = None, allow_mismatch: bool = False) -> pd.DataFrame:
-    """Every method's score for ``pairs``: translators, ensemble, untrained scores, baselines."""
+    """Every method's score for ``pairs``: translators (``<name>_prob``), ensemble, untrained
+    scores (``<method>``), baselines."""
     out = translators.predict(bset.features, pairs, model_digest, allow_mismatch)
+    out = out.rename(columns={c: f"{c}{PROB}" for c in out.columns if c not in ("source", "target", ENSEMBLE)})
     out.insert(2, "label", pairs.label.to_numpy())
     for method, feats in bset.features.items():
-        out[f"{method}_raw"] = pair_scores(feats, pairs)  # already |e| / mean |e| / cosine
+        out[method] = pair_scores(feats, pairs)  # already |e| / mean |e| / cosine
     cb = (lambda m, d, t: progress(f"{bset.name}: {m}", d, t)) if progress else None
     for m, s in classical_scores(bset.expression, bset.prepared.panel, pairs, classical, seed, cb).items():
         out[m] = s

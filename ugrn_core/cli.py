@@ -230,7 +230,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     edges.to_csv(out / "edges.csv", index=False)
     regulator_pairs = edges[edges.source.isin(set(bset.pairs.source))]
     summary = {c: auroc(regulator_pairs.in_network, regulator_pairs[c]) for c in edges.columns
-               if c.endswith(("_prob", "_score")) or c == "ensemble"}
+               if c in features or c.endswith("_prob") or c == "ensemble"}
     report = {"data": a.data, "network": a.network, "model": model.describe(), "panel": panel, "sources": len(sources),
               "folds": a.folds, "seed": a.seed, "gene_folds": cf.folds, "auroc_regulator_pairs": summary,
               "seconds": round(time.perf_counter() - t0, 1)}

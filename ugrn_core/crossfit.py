@@ -101,7 +101,7 @@ def cross_fit(
 
 
 def edges_with_out_of_fold(features: dict[str, PairFeatures], cf: CrossFit, known: pd.DataFrame) -> pd.DataFrame:
-    """The ``predict`` table: per pair each untrained score (``<m>_score``), each out-of-fold
+    """The ``predict`` table: per pair each untrained score (``<m>``), each out-of-fold
     probability (``<m>_prob``, ``ensemble``), ``in_network``, the known ``sign`` (0 = unsigned
     or not an edge), the ``predicted_sign`` (VVP and GT agreeing, else the first signed feature
     type) and the ``fold_pair`` whose translator scored it."""
@@ -112,7 +112,7 @@ def edges_with_out_of_fold(features: dict[str, PairFeatures], cf: CrossFit, know
     pairs = pred[["source", "target"]]
     out = pairs.copy()
     for method, feats in features.items():
-        out[f"{method}_score"] = pair_scores(feats, pairs)
+        out[method] = pair_scores(feats, pairs)
     for name in features:
         if name in pred:
             out[f"{name}_prob"] = pred[name].to_numpy()

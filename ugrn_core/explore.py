@@ -26,9 +26,8 @@ from .errors import GeneNotFoundError
 from .extract import METHOD_LABELS, PairFeatures
 from .pipeline import edges_table
 from .signs import network_signs, predicted_pair_signs, sign_word
-from .translator import ENSEMBLE, TranslatorSet
+from .translator import ENSEMBLE, PROB, TranslatorSet
 
-PROB = "_prob"
 SCORE_LABELS = {
     **METHOD_LABELS,
     **{f"{m}{PROB}": f"{label} (translator)" for m, label in METHOD_LABELS.items()},

@@ -383,5 +383,7 @@ class TranslatorSet:
         return out
 
 
-__all__ = ["TranslatorConfig", "TranslatorMLP", "Translator", "TranslatorSet", "pair_features", "pair_scores", "ENSEMBLE",
+PROB = "_prob"  # a translator's probability column: <method>_prob (the untrained score is <method>)
+
+__all__ = ["PROB", "TranslatorConfig", "TranslatorMLP", "Translator", "TranslatorSet", "pair_features", "pair_scores", "ENSEMBLE",
            "params_differences"]
