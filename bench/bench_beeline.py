@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from ugrn_core.benchmark import load_benchmark_set, run_benchmark  # noqa: E402
 from ugrn_core.extract import ExtractionParams, FeatureCache  # noqa: E402

@@ -16,7 +16,6 @@ fraction of the bf16 matrix-unit limit reached (a 1,200-gene forward is ~83 GFLO
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,7 +24,6 @@ import numpy as np
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ugrn_core.extract import ExtractionParams, extract_features  # noqa: E402
 from ugrn_core.models.checkpoint import write_checkpoint  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402

@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 CSV = ROOT / "bench" / "results" / "demo_genes_3seeds.csv"
 

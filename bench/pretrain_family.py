@@ -31,7 +31,6 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from ugrn_core.data.family import DEVELOPMENT, VALIDATION, write_family_dataset  # noqa: E402
 

@@ -23,7 +23,6 @@ import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from ugrn_core.data.family import DEVELOPMENT, simulate_family  # noqa: E402
 from ugrn_core.data.preprocess import dense_matrix, preprocess, select_panel  # noqa: E402
