@@ -23,9 +23,11 @@ from ugrn_core.grn import holds_result
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
 from ugrn_ui.state import cached_cost, cached_matrices, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
+from ugrn_ui.nav import sidebar_nav
 from ugrn_ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
+sidebar_nav()
 
 DATA_KINDS = ("Demo", "Upload a file", "Path on this machine", "Saved result")
 OPENED = os.environ.get("UGRN_OPEN") or None  # `ugrn app PATH` opens PATH

@@ -29,6 +29,7 @@ def test_wheel_carries_the_dashboard_model_and_lists(wheel):
         "ugrn_app/pages/6_Perturbation_axis.py", "ugrn_ui/state.py", "ugrn_ui/tables.py", "ugrn_core/cli.py",
         "ugrn_core/models/default_model/best_model.pt", "ugrn_core/models/default_model/vocab.json",
         "ugrn_core/data/tf_lists/human_lambert2018.txt", "ugrn_core/data/tf_lists/PROVENANCE.md",
+        "ugrn_app/assets/logo.svg", "ugrn_app/assets/icon.svg", "ugrn_ui/nav.py",
     }
     assert needed <= names, sorted(needed - names)
     assert not [n for n in names if n.startswith(("ugrn_app/tests", "ugrn_app/bench", "ugrn_app/.venv"))]

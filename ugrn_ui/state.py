@@ -245,7 +245,10 @@ def _extracted(s: Settings, home: bool) -> GRN:
 
 
 def page_shell(title: str, icon: str) -> None:
+    from ugrn_ui.nav import sidebar_nav
+
     st.set_page_config(page_title=f"{title} · UGRN Explorer", page_icon=icon, layout="wide")
+    sidebar_nav()
     st.title(title)
 
 
