@@ -14,6 +14,7 @@ from ugrn_core.axis import VAEConfig, axis_scores
 from ugrn_core.axis.run import cached_vae, condition_columns, load_axis_data
 from ugrn_core.axis.scores import flow_effects, gradient_field, label_flow, latent_view, perturbation_flow
 from ugrn_core.data.io import read_dataset
+from ugrn_core.data.matrix import use_matrix
 from ugrn_core.data.preprocess import preprocess
 from ugrn_core.errors import UGRNError
 from ugrn_core.extract.cost import eta_seconds, format_seconds
@@ -35,13 +36,15 @@ st.caption(
 
 
 @st.cache_resource(show_spinner="Reading and normalising the dataset…", max_entries=2)
-def normalised(data: str):
-    return preprocess(read_dataset(data))[0]
+def normalised(data: str, matrix: str = "X"):
+    """The expression matrix chosen on the home page (counts layer, raw or X), normalised."""
+    chosen = use_matrix(read_dataset(data), None if matrix in ("X", "raw") else matrix, matrix == "raw")
+    return preprocess(chosen)[0]
 
 
 @st.cache_resource(show_spinner="Choosing the most variable genes…", max_entries=4)
-def axis_data(data: str, n_genes: int):
-    return load_axis_data(normalised(data), n_genes, preprocessed=True)
+def axis_data(data: str, n_genes: int, matrix: str = "X"):
+    return load_axis_data(normalised(data, matrix), n_genes, preprocessed=True)
 
 
 @st.cache_resource
@@ -50,7 +53,7 @@ def _fitted() -> dict:
 
 
 try:
-    n_max = normalised(s.data).n_vars
+    n_max = normalised(s.data, s.matrix).n_vars
     with st.sidebar:
         st.markdown(f"**Data:** {s.data_label}")
         st.markdown("**VAE settings**")
@@ -60,7 +63,7 @@ try:
         epochs = st.number_input("Maximum epochs (early stopping on held-out loss)", 5, 1000, 200, step=10, key="ax_epochs")
         seed = st.number_input("Seed", 0, 10_000, 0, key="ax_seed")
         head = st.checkbox("Also learn P(condition | z) (a label head whose gradient can be followed)", True, key="ax_head")
-    data = axis_data(s.data, n_genes)
+    data = axis_data(s.data, n_genes, s.matrix)
 except UGRNError as exc:
     show_problem(exc)
     st.stop()
@@ -85,7 +88,7 @@ points = c4.selectbox("Read gradients at", ["all", source, target],
 config = replace(VAEConfig(), n_latent=int(n_latent), epochs=int(epochs), seed=int(seed))
 label = data.label(groupby, source, target) if head else None
 label_name = f"{groupby}={target}" if head else None
-vae_key = (s.data, n_genes, str(config), groupby if head else None, source if head else None, target if head else None)
+vae_key = (s.data, s.matrix, n_genes, str(config), groupby if head else None, source if head else None, target if head else None)
 store = _fitted()
 vae = store.get(vae_key) or cached_vae(data.counts, data.genes, config, label, label_name, fit=False)
 if vae is None:
@@ -126,9 +129,10 @@ tab_rank, tab_flow, tab_path = st.tabs(["Gene ranking", "Flow map", "Pathways"])
 
 with tab_rank:
     top = table.iloc[0]
-    rho = table[["score", "baseline"]].corr(method="spearman").iloc[0, 1]
+    rho = result.agreement()
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Cells", f"{int((result.groups == source).sum()):,} → {int((result.groups == target).sum()):,}")
+    n_from, n_to = result.group_sizes(source, target)
+    m1.metric("Cells", f"{n_from:,} → {n_to:,}")
     m2.metric("Axis length (latent units)", f"{np.linalg.norm(result.axis):.2f}")
     m3.metric("Strongest gene", f"{top.gene} ({top.score:+.2f})")
     m4.metric("Spearman ρ, score vs baseline", f"{rho:.2f}")
@@ -166,9 +170,7 @@ with tab_flow:
     n_cells = f3.slider("Cells to follow", 1, 100, 20, key="ax_cells")
 
     sign = -1.0 if direction in ("knock down", f"towards {source}") else 1.0
-    pool = np.flatnonzero(np.ones(len(result.groups), bool) if start_group == "all" else result.groups == start_group)
-    starts = np.random.default_rng(0).choice(pool, min(n_cells, len(pool)), replace=False)
-    Z0 = result.latent[starts]
+    Z0 = result.start_cells(start_group, n_cells)
     try:
         if followed is None:
             path = label_flow(vae, Z0, sign * step, n_steps)
@@ -179,7 +181,7 @@ with tab_flow:
         st.error(str(exc))
         st.stop()
     P = np.stack([view.project(p) for p in path])
-    means = {g: view.project(result.latent[result.groups == g].mean(0)) for g in (source, target)}
+    means = {g: view.project(z) for g, z in result.group_means((source, target)).items()}
     what = "P(" + target + ")" if followed is None else " + ".join(followed)
     st.plotly_chart(flow_map_figure(field, view.project(result.latent), result.groups, means, P, view.explained),
                     width="stretch")
@@ -209,8 +211,7 @@ with tab_path:
     st.caption(gene_set_coverage(gene_sets, vae.genes))
     top_n = st.slider("Top genes to test (by |score| and by |baseline|)", 10, max(10, len(vae.genes) // 2),
                       min(200, max(10, len(vae.genes) // 2)), key="ax_topn")
-    by_gradient = table.gene.head(top_n).tolist()
-    by_baseline = table.iloc[np.argsort(-table.baseline.abs().to_numpy(), kind="stable")].gene.head(top_n).tolist()
+    by_gradient, by_baseline = result.top_genes(top_n, "score"), result.top_genes(top_n, "baseline")
     shared = len(set(by_gradient) & set(by_baseline))
     st.markdown(f"Hypergeometric test of each list within the {len(vae.genes):,} modelled genes, Benjamini-Hochberg "
                 f"FDR. The two lists share {shared} of {top_n} genes.")

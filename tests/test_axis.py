@@ -141,3 +141,18 @@ def test_ifn_beta_axis_on_real_pbmc_recovers_interferon_genes(shared_data):
     assert s["ISG15"] > 0.5 and "ISG15" in res.scores.gene.head(5).tolist()  # measured +0.87, rank 1
     ora = enrichment(res.scores.gene.head(50).tolist(), vae.genes, read_gmt(gmt))
     assert ora.gene_set.iloc[0] == "HALLMARK_INTERFERON_ALPHA_RESPONSE" and ora.fdr.iloc[0] < 0.05  # measured 0.0015
+
+
+def test_axis_result_helpers_the_page_uses():
+    from ugrn_core.axis.scores import AxisResult
+
+    scores = pd.DataFrame({"gene": ["a", "b", "c"], "score": [0.9, -0.5, 0.1], "baseline": [0.2, -0.8, 0.05]})
+    groups = np.array(["x", "x", "y", "y", "y"])
+    r = AxisResult(scores, np.ones(2), np.arange(10, dtype=float).reshape(5, 2), groups)
+    assert r.group_sizes("x", "y") == (2, 3)
+    assert r.top_genes(2) == ["a", "b"] and r.top_genes(2, "baseline") == ["b", "a"]
+    assert r.agreement() == pytest.approx(1.0)
+    starts = r.start_cells("y", 10)
+    assert len(starts) == 3 and {tuple(z) for z in starts} == {(4.0, 5.0), (6.0, 7.0), (8.0, 9.0)}
+    assert np.array_equal(r.start_cells("all", 2, seed=1), r.start_cells("all", 2, seed=1))
+    assert np.allclose(r.group_means(("x",))["x"], [1.0, 2.0])

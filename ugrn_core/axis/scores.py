@@ -63,6 +63,28 @@ class AxisResult:
     latent: np.ndarray
     groups: np.ndarray
 
+    def group_sizes(self, source: str, target: str) -> tuple[int, int]:
+        return int((self.groups == source).sum()), int((self.groups == target).sum())
+
+    def agreement(self) -> float:
+        """Spearman correlation of the gradient score with the baseline over the genes."""
+        return float(self.scores[["score", "baseline"]].corr(method="spearman").iloc[0, 1])
+
+    def top_genes(self, n: int, by: str = "score") -> list[str]:
+        """The ``n`` genes with the largest |score| (or |baseline|)."""
+        order = np.argsort(-self.scores[by].abs().to_numpy(), kind="stable")
+        return self.scores.gene.iloc[order[:n]].tolist()
+
+    def start_cells(self, group: str, n: int, seed: int = 0) -> np.ndarray:
+        """Latent points of up to ``n`` cells of ``group`` (``"all"``: any cell), drawn by seed:
+        where in-silico perturbation flows start."""
+        pool = np.flatnonzero(np.ones(len(self.groups), bool) if group == "all" else self.groups == group)
+        pick = np.random.default_rng(seed).choice(pool, min(n, len(pool)), replace=False)
+        return self.latent[pick]
+
+    def group_means(self, groups: tuple[str, ...]) -> dict[str, np.ndarray]:
+        return {g: self.latent[self.groups == g].mean(0) for g in groups}
+
 
 def axis_scores(vae: TrainedVAE, counts: np.ndarray, groups, source: str, target: str, points: str = "all") -> AxisResult:
     """Rank genes along ``source -> target``; gradients read at ``points``: all cells, or one group."""
