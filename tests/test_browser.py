@@ -3,7 +3,7 @@
 Starts the server on 127.0.0.1 (fresh feature cache), opens the home page, waits for the
 demo extraction, then walks every page through the sidebar in one session, asserting no
 exception/traceback and that the subnetwork's vis.js canvas exists. A second server opens
-a saved result (an .h5ad, as `ugrn app result.h5ad` does). Screenshots and the
+a saved result (a folder and an .h5ad, as `ugrn app PATH` does). Screenshots and the
 launch-to-first-subnetwork time go to ``test-artifacts/``. The walk lives in
 ``ugrn_ui/browser.py`` (the README's screenshots come from the same walk).
 Needs Debian ``chromium`` (apt) and the ``playwright`` Python package; never downloads a browser.
@@ -34,18 +34,25 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def saved_server(tmp_path_factory):
-    """The app started on an .h5ad that holds a result (what `ugrn app result.h5ad` does)."""
+def saved_results(tmp_path_factory):
+    """A notebook's result, saved as a folder and inside an .h5ad."""
     import ugrn_core as ug
     from ugrn_core.extract import ExtractionParams
 
     adata = ug.datasets.demo()
-    ug.tl.extract(adata, n_genes=20, methods=["pert", "vvp"], network="demo", params=ExtractionParams(context="background"),
-                  genes=[f"TF{i:02d}" for i in range(1, 16)], progress=False, cache=False)
-    path = tmp_path_factory.mktemp("saved") / "with_result.h5ad"
-    adata.write_h5ad(path)
+    grn = ug.tl.extract(adata, n_genes=20, methods=["pert", "vvp"], network="demo", params=ExtractionParams(context="background"),
+                        genes=[f"TF{i:02d}" for i in range(1, 16)], progress=False, cache=False)
+    folder = tmp_path_factory.mktemp("saved")
+    adata.write_h5ad(folder / "with_result.h5ad")
+    grn.save(folder / "grn")
+    return folder
+
+
+@pytest.fixture(scope="module", params=["with_result.h5ad", "grn"])
+def saved_server(request, saved_results, tmp_path_factory):
+    """The app started on a saved result (what `ugrn app PATH` does)."""
     with serve_app(tmp_path_factory.mktemp("log") / "streamlit.log", UGRN_CACHE_DIR=str(tmp_path_factory.mktemp("cache")),
-                   UGRN_OPEN=str(path)) as s:
+                   UGRN_OPEN=str(saved_results / request.param)) as s:
         yield s
 
 

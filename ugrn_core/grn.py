@@ -206,12 +206,37 @@ class GRN:
         return edges[~edges.seen_in_training] if "seen_in_training" in edges else edges
 
     def targets(self, sources: str | list[str], by: str | None = None, n: int | None = None) -> pd.DataFrame:
-        """Targets of each source, best first by ``by`` (default: :meth:`default_score`), ranked per source."""
+        """Targets of each source, best first, with a ``rank`` per source.
+
+        Parameters
+        ----------
+        sources
+            One gene or several, from the panel.
+        by
+            Score column to rank by (default: :meth:`default_score`).
+        n
+            Keep the ``n`` best targets per source (default: all).
+
+        Returns
+        -------
+        One row per (source, target) with every score, ``known`` / ``sign`` when a network
+        is attached and ``predicted_sign``.
+        """
         out = ranked_targets(self.edges(), [sources] if isinstance(sources, str) else list(sources), by or self.default_score())
         return out if n is None else out[out["rank"] <= n].reset_index(drop=True)
 
     def regulators_of(self, target: str, by: str | None = None, n: int | None = None) -> pd.DataFrame:
-        """Regulators of ``target``, best first by ``by``."""
+        """Regulators of ``target``, best first (the reverse view of :meth:`targets`).
+
+        Parameters
+        ----------
+        target
+            A panel gene.
+        by
+            Score column to rank by (default: :meth:`default_score`).
+        n
+            Keep the ``n`` best regulators.
+        """
         out = ranked_regulators(self.edges(), target, by or self.default_score())
         return out if n is None else out.head(n)
 
@@ -231,7 +256,23 @@ class GRN:
 
     def subnetwork(self, genes: str | list[str], by: str | None = None, top_k: int = 5, hops: int = 1,
                    threshold: float | None = None, max_nodes: int = 300):
-        """The neighbourhood of ``genes`` as a :class:`~ugrn_core.graph.Subnetwork` (networkx inside)."""
+        """The neighbourhood of ``genes`` as a :class:`~ugrn_core.graph.Subnetwork` (``.graph`` is networkx).
+
+        Parameters
+        ----------
+        genes
+            The seed gene(s).
+        by
+            Score column the edges are ranked by (default: :meth:`default_score`).
+        top_k
+            Best edges per gene, in and out.
+        hops
+            1 or 2 steps out from the seeds.
+        threshold
+            Drop edges scoring below this value.
+        max_nodes
+            Stop adding genes beyond this many (the result says it was capped).
+        """
         from .graph import subnetwork
 
         seeds = [genes] if isinstance(genes, str) else list(genes)
@@ -248,8 +289,21 @@ class GRN:
         return network_html(sub, height_px, edge_titles=edge_descriptions(self.edges(), list(sub.graph.edges())))
 
     def export(self, folder: str | Path, by: str | None = None, n_edges: int = 500) -> Path:
-        """Write the export bundle (rankedEdges.csv, edges_all_methods.csv, GraphML, SIF,
-        regulon.csv, manifest.json) into ``folder``; returns it."""
+        """Write the export bundle into ``folder`` and return it.
+
+        Files: ``rankedEdges.csv`` (BEELINE), ``edges_all_methods.csv`` (spreadsheet),
+        ``network.graphml`` and ``network.sif`` (Cytoscape), ``regulon.csv`` (decoupler:
+        source, target, signed weight) and ``manifest.json`` (provenance).
+
+        Parameters
+        ----------
+        folder
+            Created if missing; files in it are replaced one by one, atomically.
+        by
+            Score the edges are ranked by (default: :meth:`default_score`).
+        n_edges
+            Edges in the network files (the tables hold every pair).
+        """
         from .export import export_files
         from .files import atomic_write
 
@@ -336,7 +390,15 @@ class GRN:
         return out
 
     def save(self, folder: str | Path) -> Path:
-        """Write everything to ``folder`` (``grn.json`` + ``arrays.npz``, replaced atomically)."""
+        """Write everything to ``folder``: ``grn.json`` (what and how) + ``arrays.npz``
+        (features, scores, expression). The folder is swapped in whole, so a reader never sees
+        half a result; an existing folder that is not a saved result is refused.
+
+        Parameters
+        ----------
+        folder
+            Where to save; read back with :meth:`load`, or open with ``ugrn app FOLDER``.
+        """
         folder = Path(folder)
         meta, arrays = self._to_arrays(with_expression=True)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -360,7 +422,16 @@ class GRN:
 
     @classmethod
     def load(cls, path: str | Path, key: str = UNS_KEY) -> "GRN":
-        """Read a result saved by :meth:`save` (a folder), or stored in an ``.h5ad`` under ``uns[key]``."""
+        """Read a saved result.
+
+        Parameters
+        ----------
+        path
+            A folder written by :meth:`save` (or ``ugrn extract``'s ``out/grn``), or an
+            ``.h5ad`` holding a result under ``uns[key]``.
+        key
+            The ``uns`` key, for an ``.h5ad``.
+        """
         path = Path(path).expanduser()
         if path.suffix == ".h5ad" and path.is_file():
             import anndata as ad
@@ -387,7 +458,16 @@ class GRN:
 
     @classmethod
     def from_anndata(cls, adata, key: str = UNS_KEY) -> "GRN":
-        """The result stored in ``adata.uns[key]`` by :meth:`to_anndata` or ``ug.tl.extract``."""
+        """The result stored in ``adata.uns[key]`` by :meth:`to_anndata` or ``ug.tl.extract``.
+
+        Parameters
+        ----------
+        adata
+            The AnnData (e.g. from ``anndata.read_h5ad``); its expression is re-read for the
+            benchmark, so it should be the data the result was made from.
+        key
+            Where the result is stored.
+        """
         stored = adata.uns.get(key)
         if not isinstance(stored, dict) or "meta" not in stored:
             have = [k for k, v in adata.uns.items() if isinstance(v, dict) and "meta" in v]
