@@ -117,3 +117,27 @@ def test_uploads_are_stored_by_content(tmp_path):
     assert b != a
     other = next(tmp_path.glob("*_other.h5ad"))
     assert sorted(tmp_path.iterdir()) == sorted([a, b, other])  # no temporary file left behind
+
+
+def test_coverage_is_judged_on_the_most_variable_genes():
+    """A model pretrained on a dataset's most variable genes (pretrain --n-genes) opens that
+    dataset however many other genes the file holds; one that knows only quiet genes does not."""
+    from conftest import make_model
+
+    from ugrn_core.data.preprocess import preprocess, variability_order
+    from ugrn_core.data.simulate import simulate_demo
+    from ugrn_core.errors import VocabularyError
+    from ugrn_core.pipeline import COVERAGE_GENES, prepare_data
+
+    adata = simulate_demo(n_cells=300)[0]
+    order = variability_order(preprocess(adata)[0], list(adata.var_names))
+    assert len(order) < COVERAGE_GENES  # the demo's 300 genes are all judged: coverage = share of all
+    top = make_model(order[:120])  # 40 % of the file's genes, but the 120 most variable
+    with pytest.raises(VocabularyError, match="most variable"):
+        prepare_data(adata, top, n_genes=100, min_coverage=0.5)
+    p = prepare_data(adata, top, n_genes=100, min_coverage=0.35)
+    assert p.mapping.coverage == pytest.approx(0.4) and set(p.panel) <= set(order[:120])
+    m = map_to_vocab(order, top.vocab, min_coverage=0.9, judged_on=order[:100])  # the top 100: all known
+    assert m.judged_coverage == 1.0 and m.coverage == pytest.approx(0.4) and "most variable" in m.summary()
+    with pytest.raises(VocabularyError, match=r"Only 0 of the 100 most variable genes"):
+        map_to_vocab(order, make_model(order[-120:]).vocab, min_coverage=0.5, judged_on=order[:100])

@@ -16,13 +16,14 @@ import pandas as pd
 from .data.gene_ids import VocabMapping, map_to_vocab, symbol_names
 from .data.io import SUBSAMPLE_NOTE, read_dataset
 from .data.matrix import use_matrix
-from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel
+from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel, variability_order
 from .data.regulators import MAX_REGULATORS, MIN_CELLS, MIN_DETECTED, PANEL_MODES, expressed_regulators
 from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
 from .models.foundation import FoundationModel
 from .models.values import to_model_values
 
 log = logging.getLogger(__name__)
+COVERAGE_GENES = 1000  # vocabulary coverage is judged on this many most variable genes (or the panel size, if larger)
 
 
 @dataclass
@@ -81,7 +82,7 @@ def prepare_data(
     model: FoundationModel,
     n_genes: int = 300,
     keep_genes: list[str] | None = None,
-    min_coverage: float = 0.5,
+    min_coverage: float = 0.5,  # of the dataset's COVERAGE_GENES most variable genes
     restrict_to: set[str] | None = None,
     panel: str = "regulators+hvg",
     network_regulators: set[str] | None = None,
@@ -102,7 +103,9 @@ def prepare_data(
     hint = data if isinstance(data, str) else "PATH"
     adata = read_dataset(data) if isinstance(data, str) else data
     adata, report = preprocess(_use_symbols(use_matrix(adata, layer, use_raw)))
-    mapping = map_to_vocab(list(adata.var_names), model.vocab, min_coverage, data_hint=hint)
+    # coverage is judged on the genes a panel is drawn from: the most variable ones
+    judged = variability_order(adata, list(adata.var_names))[: max(COVERAGE_GENES, n_genes)]
+    mapping = map_to_vocab(list(adata.var_names), model.vocab, min_coverage, data_hint=hint, judged_on=judged)
     for note in [adata.uns.get(SUBSAMPLE_NOTE), *mapping.notes()]:
         if note:
             log.warning(note)  # the app shows these itself; scripts and notebooks see them here

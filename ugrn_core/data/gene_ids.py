@@ -33,10 +33,18 @@ class VocabMapping:
     mapped: dict[str, str]  # dataset gene -> vocabulary token
     id_type: str
     dropped: list[str] = field(default_factory=list)
+    judged_on: list[str] | None = None  # the genes coverage is judged on (the most variable); None: all
 
     @property
     def coverage(self) -> float:
         return len(self.mapped) / max(len(self.dataset_genes), 1)
+
+    @property
+    def judged_coverage(self) -> float:
+        """Coverage of the genes a panel is drawn from: a model pretrained on a dataset's most
+        variable genes knows those, however many other genes the file holds."""
+        genes = self.dataset_genes if self.judged_on is None else self.judged_on
+        return sum(g in self.mapped for g in genes) / max(len(genes), 1)
 
     @property
     def known(self) -> list[str]:
@@ -65,6 +73,8 @@ class VocabMapping:
             f"{len(self.mapped)} of {len(self.dataset_genes)} genes ({self.coverage:.1%}) are in "
             f"the model's vocabulary; {len(self.dropped)} dropped (ID type: {self.id_type})."
         )
+        if self.judged_on is not None and len(self.judged_on) < len(self.dataset_genes):
+            text += f" Of the {len(self.judged_on)} most variable genes, {self.judged_coverage:.1%} are known."
         return " ".join([text, *self.notes()])
 
 
@@ -78,25 +88,31 @@ def symbol_names(adata: ad.AnnData) -> list[str]:
     return names
 
 
-def map_to_vocab(genes, vocab: GeneVocab, min_coverage: float = 0.5, data_hint: str = "PATH") -> VocabMapping:
-    """Map genes to the vocabulary (exact, then case-insensitive); refuse below ``min_coverage``."""
+def map_to_vocab(genes, vocab: GeneVocab, min_coverage: float = 0.5, data_hint: str = "PATH",
+                 judged_on: list[str] | None = None) -> VocabMapping:
+    """Map genes to the vocabulary (exact, then case-insensitive); refuse when fewer than
+    ``min_coverage`` of ``judged_on`` (e.g. the most variable genes; default: all) are known."""
     genes = [str(g) for g in genes]
     mapped = {}
     for g in genes:
         token = vocab.resolve(g)
         if token is not None:
             mapped[g] = token
-    mapping = VocabMapping(genes, mapped, detect_id_type(genes), [g for g in genes if g not in mapped])
-    if mapping.coverage < min_coverage:
+    judged = None if judged_on is None else [str(g) for g in judged_on]
+    mapping = VocabMapping(genes, mapped, detect_id_type(genes), [g for g in genes if g not in mapped], judged)
+    if mapping.judged_coverage < min_coverage:
         hint = ""
         if mapping.id_type == "ensembl" and detect_id_type(vocab.genes[:1000]) != "ensembl":
             hint = (
                 " The dataset uses Ensembl IDs while the vocabulary uses gene symbols: add a "
                 f"symbol column to adata.var (one of {', '.join(SYMBOL_COLUMNS[:4])})."
             )
+        pool = genes if judged is None else judged
+        which = f"{len(pool)} genes" if judged is None else f"the {len(pool)} most variable genes"
+        known = sum(g in mapped for g in pool)
         raise VocabularyError(
-            f"Only {len(mapped)} of {len(genes)} genes ({mapping.coverage:.1%}) are known to the "
+            f"Only {known} of {which} ({mapping.judged_coverage:.1%}) are known to the "
             f"model, below the {min_coverage:.0%} needed.{hint} Examples not found: "
-            f"{mapping.dropped[:8]}. " + suggest_model_fix(data_hint)
+            f"{[g for g in pool if g not in mapped][:8]}. " + suggest_model_fix(data_hint)
         )
     return mapping
