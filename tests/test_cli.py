@@ -84,3 +84,25 @@ def test_library_notes_go_through_logging_and_the_cli_sets_the_level(caplog, def
         assert logging.getLogger("ugrn_core").level == level
     _configure_logging(0)
     assert sum(getattr(h, "_ugrn", False) for h in logging.getLogger("ugrn_core").handlers) == 1  # never stacked
+
+
+def test_pretrain_knows_the_expressed_regulators_not_only_the_most_variable_genes(tmp_path):
+    """A model pretrained on a file's most variable genes alone may not know its transcription
+    factors, and then scores none of their targets: pretraining's panel adds them, as extract's does."""
+    from ugrn_core.data.preprocess import preprocess, variability_order
+    from ugrn_core.data.simulate import simulate_demo
+
+    adata = simulate_demo(n_cells=300)[0]
+    norm = preprocess(adata)[0]
+    detected = set(norm.var_names[np.asarray((norm.X > 0).mean(axis=0)).ravel() > 0.2])
+    quiet = [g for g in reversed(variability_order(norm, list(norm.var_names))) if g in detected][:4]
+    tfs = ["SOX2", "POU5F1", "NANOG", "KLF4"]  # in the human census list
+    adata.var_names = [tfs[quiet.index(g)] if g in quiet else g for g in adata.var_names]
+    path = tmp_path / "quiet_tfs.h5ad"
+    adata.write_h5ad(path)
+    common = ["--data", str(path), "--epochs", "1", "--layers", "1", "--d-model", "16", "--heads", "2",
+              "--n-genes", "40", "--max-seq-len", "40"]
+    assert main(["pretrain", *common, "--out", str(tmp_path / "regs")]) == 0
+    assert main(["pretrain", *common, "--panel", "hvg", "--out", str(tmp_path / "hvg")]) == 0
+    vocab = {p: set(json.loads((tmp_path / p / "vocab.json").read_text())) for p in ("regs", "hvg")}
+    assert set(tfs) <= vocab["regs"] and not set(tfs) & vocab["hvg"]

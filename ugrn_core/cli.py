@@ -104,9 +104,19 @@ def cmd_extract(a: argparse.Namespace) -> int:
     return 0
 
 
+def _network_sources(spec: str | None) -> set[str] | None:
+    """The upper-case regulators of a reference network (None without one)."""
+    if not spec:
+        return None
+    from .data.networks import read_network
+
+    return set(read_network(spec).source)
+
+
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from .data.io import read_dataset
     from .data.preprocess import dense_matrix, preprocess, select_panel, stack_datasets
+    from .data.regulators import MAX_REGULATORS, expressed_regulators
     from .models.pretrain import PretrainConfig, contract_message, format_metrics, pretrain, save_pretrained
 
     sources = [d for item in a.data for d in item.split(",") if d]
@@ -117,7 +127,12 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         adatas[src] = adata
     if len(adatas) == 1:
         adata = next(iter(adatas.values()))
-        genes = select_panel(adata, a.n_genes)
+        regs = (expressed_regulators(adata, list(adata.var_names), _network_sources(a.network))
+                if a.panel == "regulators+hvg" else [])
+        genes = select_panel(adata, a.n_genes, regulators=regs, max_regulators=MAX_REGULATORS)
+        if regs:
+            print(f"Genes: {len([g for g in genes if g in set(regs)])} expressed regulators + the {a.n_genes} most "
+                  "variable other genes (a model scores only the regulators it knows)")
         X = dense_matrix(adata, genes)
     else:
         X, genes, _ = stack_datasets(adatas, a.n_genes)
@@ -397,7 +412,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--d-model", type=int, default=64)
     t.add_argument("--heads", type=int, default=4)
     t.add_argument("--d-hid", type=int, default=None, help="feed-forward width (default 2 x d-model)")
-    t.add_argument("--n-genes", type=int, default=1200, help="genes to model (most variable)")
+    t.add_argument("--n-genes", type=int, default=1200, help="genes to model (most variable; expressed regulators come on top)")
+    t.add_argument("--panel", choices=PANEL_MODES, default=PANEL_MODES[0],
+                   help="regulators+hvg: the expressed transcription factors of the shipped census (and of --network) "
+                        "plus the --n-genes most variable other genes; hvg: the most variable genes only")
+    t.add_argument("--network", default=None, help="a reference network whose expressed regulators the model should know too")
     t.add_argument("--mask-ratio", type=float, default=0.4)
     t.add_argument("--mask-schedule", choices=["fixed", "uniform"], default="fixed",
                    help="fixed: --mask-ratio; uniform: a ratio per batch from U(--mask-range)")
