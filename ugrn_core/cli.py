@@ -374,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     app = sub.add_parser("app", help="start the dashboard (Streamlit) in the browser, optionally on a dataset")
-    app.add_argument("path", nargs="?", default=None, help="an .h5ad, ExpressionData.csv or BEELINE folder to open")
+    app.add_argument("path", nargs="?", default=None, help="what to open: an .h5ad, ExpressionData.csv or BEELINE folder, or a saved result (a folder from `ugrn extract` / GRN.save, or an .h5ad holding one)")
     app.add_argument("--port", type=int, default=None, help="server port (Streamlit's default: 8501)")
     app.set_defaults(func=cmd_app)
 
