@@ -203,7 +203,7 @@ def strongest_edges(analysis) -> None:
                                                            "probabilities)" if by == "vvp" else ")"))
     st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch",
                  column_config=score_column_config(analysis.score_columns()))
-    st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.results if m in SCORE_HELP))
+    st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.features if m in SCORE_HELP))
 
 
 def saved_result_home() -> None:
@@ -211,7 +211,7 @@ def saved_result_home() -> None:
     analysis = current_analysis(home=True)
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Panel genes", len(analysis.panel))
-    c2.metric("Methods", len(analysis.results))
+    c2.metric("Methods", len(analysis.features))
     c3.metric("Known edges", len(analysis.network.edges) if analysis.network is not None else "—")
     c4.metric("Translator", "out of fold" if analysis.crossfit is not None else "loaded" if analysis.translators else "—")
     st.markdown(f"**{analysis.data_label}**, read by **{analysis.model_name}** — opened from `{settings().result}`; "

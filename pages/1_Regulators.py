@@ -6,7 +6,7 @@ import streamlit as st
 
 from ugrn_core.errors import UGRNError
 from ugrn_core.evaluate import per_source_metrics
-from ugrn_core.explore import default_score, pair_response, ranked_regulators, ranked_targets, score_label
+from ugrn_core.explore import default_score, ranked_regulators, ranked_targets, score_label
 from ugrn_core.graph import rank_agreement
 from ugrn_core.plot import pair_response_figure, rank_agreement_figure
 from ugrn_ui.state import page
@@ -62,7 +62,7 @@ with tab_a:
     st.plotly_chart(rank_agreement_figure(rank_agreement(edges, cols), {c: score_label(c) for c in cols}), width="stretch")
 
 with tab_c:
-    curve_methods = [m for m in ("vvp", "gt") if m in analysis.results]
+    curve_methods = [m for m in ("vvp", "gt") if m in analysis.features]
     if not curve_methods:
         st.info("Response curves need the VVP or GT method (choose them on the home page).")
     else:
@@ -71,7 +71,7 @@ with tab_c:
         ranked = ranked_targets(edges, [src], by).target.tolist()
         tgt = c2.selectbox(f"Target (ordered by {score_label(by)})", ranked, key="curve_target")
         try:
-            curves = pair_response(analysis.results, src, tgt)
+            curves = analysis.response(src, tgt)
         except UGRNError as exc:
             st.error(str(exc))
         else:

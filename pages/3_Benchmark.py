@@ -40,8 +40,8 @@ if go:
         bar.progress(min(done / max(total, 1), 1.0), text=f"{stage}: {done}/{total}")
 
     try:
-        bset = make_benchmark_set(analysis.data_label, analysis.panel_data(), analysis.network, analysis.results)
-        result = run_benchmark(bset, analysis.model, "genes", methods=list(analysis.results), classical=tuple(classical),
+        bset = make_benchmark_set(analysis.data_label, analysis.panel_data(), analysis.network, analysis.features)
+        result = run_benchmark(bset, analysis.model, "genes", methods=list(analysis.features), classical=tuple(classical),
                                test_fraction=test_fraction, seed=int(seed), progress=progress)
     except UGRNError as exc:
         bar.empty()

@@ -71,7 +71,7 @@ def test_rankings_forward_and_reverse(analysis):
 
 def test_translator_adds_probabilities_and_ensemble(analysis):
     pairs = analysis.edges()[["source", "target"]].assign(label=analysis.edges().known.astype(int))
-    ts = TranslatorSet.fit({m: analysis.results[m] for m in ("vvp", "gt")}, pairs, config=TranslatorConfig(epochs=3), kinds=("mlp",))
+    ts = TranslatorSet.fit({m: analysis.features[m] for m in ("vvp", "gt")}, pairs, config=TranslatorConfig(epochs=3), kinds=("mlp",))
     analysis.attach(translators=ts)
     try:
         edges = analysis.edges()
@@ -99,7 +99,7 @@ def test_out_of_fold_probabilities_never_come_from_a_translator_that_saw_the_pai
         # a translator trained elsewhere replaces the out-of-fold one (and the other way round)
         pairs = edges[["source", "target"]].assign(label=edges.known.astype(int))
         some = pairs[pairs.source.isin(analysis.network.regulators[:4]) & pairs.target.isin(analysis.panel[:20])]
-        ts = TranslatorSet.fit(analysis.results, some, config=TranslatorConfig(epochs=2), kinds=("mlp",))
+        ts = TranslatorSet.fit(analysis.features, some, config=TranslatorConfig(epochs=2), kinds=("mlp",))
         analysis.attach(translators=ts)
         assert analysis.crossfit is None and "fold_pair" not in analysis.edges()
         flagged = analysis.edges()

@@ -14,7 +14,6 @@ import pytest
 
 from ugrn_core.data.networks import demo_network, match_network
 from ugrn_core.data.preprocess import qc_tables
-from ugrn_core.explore import pair_response
 from ugrn_core.grn import GRN
 from ugrn_core.export import export_files, zip_bundle
 from ugrn_core.graph import subnetwork
@@ -55,7 +54,7 @@ def test_figures_have_the_expected_traces(analysis, prepared):
 
     assert rank_agreement_figure(rank_agreement(edges, ["vvp", "gt", "pearson"])).data[0].z.shape == (3, 3)
     src, tgt = analysis.panel[0], analysis.panel[1]
-    fig = pair_response_figure(pair_response(analysis.results, src, tgt), src, tgt, 0.0)
+    fig = pair_response_figure(analysis.response(src, tgt), src, tgt, 0.0)
     assert {t.name for t in fig.data} == {"VVP response", "GT slope", "GT trajectory (integrated slope)"}
     pairs = edges.assign(label=edges.known.astype(int))
     roc = roc_pr_figure(pairs, ["vvp", "pearson"])

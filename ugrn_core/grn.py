@@ -32,6 +32,7 @@ from .data.networks import NetworkMatch
 from .errors import DataError
 from .explore import default_score, pair_response, ranked_regulators, ranked_targets, score_columns, score_table
 from .extract import ExtractionParams, PairFeatures
+from .extract.base import json_value
 from .pipeline import PanelData, PreparedData, edges_table
 from .splits import pair_universe
 from .translator import TranslatorConfig, TranslatorSet
@@ -81,8 +82,9 @@ class GRN:
     translators: TranslatorSet | None = None  # trained elsewhere: pairs it saw are flagged
     crossfit: CrossFit | None = None  # out-of-fold probabilities on this result's network
     timings: dict = field(default_factory=dict)
-    expression: np.ndarray | None = field(default=None, repr=False)  # cells x panel, log-normalised
+    _expression: np.ndarray | None = field(default=None, repr=False)  # cells x panel, log-normalised
     model_values: np.ndarray | None = field(default=None, repr=False)  # cells x panel model inputs (in memory only)
+    _expression_from: object = field(default=None, repr=False)  # an AnnData to re-make the expression from, on first use
     _edges: pd.DataFrame | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ making one
@@ -100,18 +102,18 @@ class GRN:
             data_info={"preprocessing": dict(prepared.report.__dict__), "vocabulary": prepared.mapping.summary(),
                        "coverage": prepared.mapping.coverage, "panel": prepared.panel_summary(),
                        "matrix": {"layer": layer, "use_raw": bool(use_raw)}},
-            timings=dict(timings or {}), expression=X, model_values=prepared.model_values,
+            timings=dict(timings or {}), _expression=X, model_values=prepared.model_values,
         )
 
     # ------------------------------------------------------------------ what it holds
     @property
-    def results(self) -> dict[str, PairFeatures]:
-        """The features per method (the name the dashboard pages grew up with)."""
-        return self.features
-
-    @property
-    def methods(self) -> list[str]:
-        return list(self.features)
+    def expression(self) -> np.ndarray | None:
+        """Cells x panel, log-normalised (what |Pearson r| was computed from; the benchmark's
+        baselines read it). Read from an AnnData, it is re-made from that AnnData on first use
+        (a plot or a table never needs it)."""
+        if self._expression is None and self._expression_from is not None:
+            self._expression, self._expression_from = _panel_expression(self._expression_from, self), None
+        return self._expression
 
     @property
     def model_name(self) -> str:
@@ -374,7 +376,7 @@ class GRN:
             params=ExtractionParams(**p), model=ModelRecord(m.get("name") or "unknown model", m.get("digest"), m.get("description") or {}),
             regulators=list(meta.get("regulators", [])), panel_mode=meta.get("panel_mode", "hvg"),
             data_label=meta.get("data_label", "data"), data_info=meta.get("data_info", {}), timings=meta.get("timings", {}),
-            expression=arrays.get("expression"),
+            _expression=arrays.get("expression"),
         )
         if meta.get("network"):
             n = meta["network"]
@@ -400,15 +402,15 @@ class GRN:
             Where to save; read back with :meth:`load`, or open with ``ugrn app FOLDER``.
         """
         folder = Path(folder)
+        if folder.exists() and not (folder / "grn.json").is_file():
+            raise DataError(f"{folder} exists and is not a saved UGRN result; choose another folder.")
         meta, arrays = self._to_arrays(with_expression=True)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
         try:
-            (tmp / "grn.json").write_text(json.dumps(meta, indent=1, default=_json_default))
+            (tmp / "grn.json").write_text(json.dumps(meta, indent=1, default=json_value))
             np.savez_compressed(tmp / "arrays.npz", **{k: _plain(v) for k, v in arrays.items()})
             if folder.exists():
-                if not (folder / "grn.json").is_file():
-                    raise DataError(f"{folder} exists and is not a saved UGRN result; choose another folder.")
                 old = folder.with_name(f".{folder.name}.old")
                 shutil.rmtree(old, ignore_errors=True)
                 folder.replace(old)
@@ -454,7 +456,7 @@ class GRN:
         """Store this result in ``adata.uns[key]`` (``write_h5ad`` keeps it); the expression is
         not copied, since it is the AnnData's own (re-read by :meth:`from_anndata`)."""
         meta, arrays = self._to_arrays(with_expression=False)
-        adata.uns[key] = {"meta": json.dumps(meta, default=_json_default), "arrays": {k: _plain(v) for k, v in arrays.items()}}
+        adata.uns[key] = {"meta": json.dumps(meta, default=json_value), "arrays": {k: _plain(v) for k, v in arrays.items()}}
 
     @classmethod
     def from_anndata(cls, adata, key: str = UNS_KEY) -> "GRN":
@@ -475,7 +477,7 @@ class GRN:
                             + (f"; it has one under {have}." if have else "; run ug.tl.extract(adata) first."))
         arrays = {k: _from_stored(v) for k, v in stored["arrays"].items()}
         out = cls._from_arrays(json.loads(str(stored["meta"])), arrays)
-        out.expression = _panel_expression(adata, out)
+        out._expression_from = adata
         return out
 
 
@@ -537,16 +539,6 @@ def _from_stored(a) -> np.ndarray:
     if a.dtype == object or a.dtype.kind == "U":
         return a.astype(object)
     return a
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
 
 
 __all__ = ["GRN", "ModelRecord", "UNS_KEY", "holds_result"]

@@ -49,7 +49,6 @@ class Settings:
         if self.network == "auto":
             if self.result:
                 return None  # a saved result keeps the network saved with it
-
             return "demo" if self.data == "demo" else None
         return None if self.network == "none" else self.network
 
@@ -264,10 +263,10 @@ def sidebar_summary(analysis: GRN) -> None:
     """The same short status in every page's sidebar."""
     s = settings()
     with st.sidebar:
-        st.markdown(f"**Data:** {analysis.data_label if s.result else s.data_label}  \n**Model:** {analysis.model_name}  \n"
+        st.markdown(f"**Data:** {analysis.data_label}  \n**Model:** {analysis.model_name}  \n"
                     f"**Panel:** {len(analysis.panel)} genes"
                     + (f" ({len(analysis.regulators)} census TFs)" if analysis.regulators else "")
-                    + f" · {len(analysis.results)} methods")
+                    + f" · {len(analysis.features)} methods")
         if s.result:
             st.caption(f"Opened from the saved result {s.result}.")
         if analysis.network is not None:

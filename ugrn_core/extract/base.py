@@ -54,7 +54,7 @@ class PairFeatures:
             sources=np.asarray(self.sources, dtype=str),
             targets=np.asarray(self.targets, dtype=str),
             score=self.score.astype(np.float32),
-            params=np.asarray(json.dumps(self.params, default=_json_value)),
+            params=np.asarray(json.dumps(self.params, default=json_value)),
         )
 
     @classmethod
@@ -64,8 +64,15 @@ class PairFeatures:
             return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"], params)
 
 
-def _json_value(o):
-    return o.item() if isinstance(o, np.generic) else o.tolist() if isinstance(o, np.ndarray) else str(o)
+def json_value(o):
+    """``json.dumps(..., default=json_value)``: numpy scalars and arrays, sets and tuples as JSON; anything else as text."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)
 
 
 CONTEXTS = ("background", "masked", "partition", "cells")
