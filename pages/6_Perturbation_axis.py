@@ -14,7 +14,7 @@ from ugrn_core.axis import VAEConfig, axis_scores
 from ugrn_core.axis.run import cached_vae, condition_columns, load_axis_data
 from ugrn_core.axis.scores import flow_effects, gradient_field, label_flow, latent_view, perturbation_flow
 from ugrn_core.data.io import read_dataset
-from ugrn_core.data.matrix import use_matrix
+from ugrn_core.data.matrix import matrix_arguments, use_matrix
 from ugrn_core.data.preprocess import preprocess
 from ugrn_core.errors import UGRNError
 from ugrn_core.extract.cost import eta_seconds, format_seconds
@@ -38,7 +38,7 @@ st.caption(
 @st.cache_resource(show_spinner="Reading and normalising the dataset…", max_entries=2)
 def normalised(data: str, matrix: str = "X"):
     """The expression matrix chosen on the home page (counts layer, raw or X), normalised."""
-    chosen = use_matrix(read_dataset(data), None if matrix in ("X", "raw") else matrix, matrix == "raw")
+    chosen = use_matrix(read_dataset(data), *matrix_arguments(matrix))
     return preprocess(chosen)[0]
 
 

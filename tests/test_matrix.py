@@ -58,3 +58,11 @@ def test_extract_layer_on_the_command_line(scanpy_like, tmp_path, capsys):
     assert main([*base, str(tmp_path / "ok"), "--layer", "counts"]) == 0
     edges = pd.read_csv(tmp_path / "ok" / "edges.csv")
     assert len(edges) == 30 * 29 and edges.pert.notna().all()
+
+
+def test_a_matrix_choice_names_its_layer_or_raw():
+    from ugrn_core.data.matrix import matrix_arguments
+
+    assert matrix_arguments("X") == (None, False)
+    assert matrix_arguments("raw") == (None, True)
+    assert matrix_arguments("counts") == ("counts", False)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from ugrn_core.data.io import read_dataset
-from ugrn_core.data.matrix import matrix_choices, suggested_matrix
+from ugrn_core.data.matrix import matrix_arguments, matrix_choices, suggested_matrix
 from ugrn_core.data.networks import match_network, read_network
 from ugrn_core.data.regulators import PANEL_MODES
 from ugrn_core.errors import UGRNError, VocabularyError
@@ -92,8 +92,9 @@ def cached_model(spec: str):
 def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, ...], panel: str, regulators_from: str | None,
                     matrix: str = "X"):
     extra = set(cached_network(regulators_from).source) if regulators_from else None
+    layer, use_raw = matrix_arguments(matrix)
     return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep), panel=panel,
-                        network_regulators=extra, layer=None if matrix in ("X", "raw") else matrix, use_raw=matrix == "raw")
+                        network_regulators=extra, layer=layer, use_raw=use_raw)
 
 
 @st.cache_resource(show_spinner="Opening the saved result…", max_entries=8)
@@ -189,8 +190,9 @@ def _run(s: Settings, model, prepared, estimate: CostEstimate) -> GRN:
         timings[method] = time.perf_counter() - t1
         done_w += weights[method]
     bar.empty()
-    matrix = {"layer": None if s.matrix in ("X", "raw") else s.matrix, "use_raw": s.matrix == "raw"}
-    return GRN.from_extraction(model, prepared, results, s.params, data_label=s.data_label, timings=timings, **matrix)
+    layer, use_raw = matrix_arguments(s.matrix)
+    return GRN.from_extraction(model, prepared, results, s.params, data_label=s.data_label, timings=timings,
+                               layer=layer, use_raw=use_raw)
 
 
 def _session_copy(s: Settings, base: GRN) -> GRN:

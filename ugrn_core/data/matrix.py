@@ -62,6 +62,12 @@ def how_to_choose(adata: ad.AnnData) -> str:
     return f"It also holds {names}: use {pick}, or choose it under *Expression matrix* in the app."
 
 
+def matrix_arguments(choice: str) -> tuple[str | None, bool]:
+    """A choice of :func:`matrix_choices` (``"X"``, a layer's name or ``"raw"``) as the
+    ``(layer, use_raw)`` that :func:`use_matrix` and ``prepare_data`` take."""
+    return (None if choice in (X_MATRIX, RAW_MATRIX) else choice), choice == RAW_MATRIX
+
+
 def use_matrix(adata: ad.AnnData, layer: str | None = None, use_raw: bool = False) -> ad.AnnData:
     """An AnnData whose ``X`` is the chosen matrix (the same object when that is ``X``)."""
     if layer is not None and use_raw:
@@ -78,4 +84,4 @@ def use_matrix(adata: ad.AnnData, layer: str | None = None, use_raw: bool = Fals
     return ad.AnnData(adata.layers[layer], obs=adata.obs.copy(), var=adata.var.copy(), uns=dict(adata.uns))
 
 
-__all__ = ["X_MATRIX", "RAW_MATRIX", "matrix_choices", "looks_scaled", "suggested_matrix", "how_to_choose", "use_matrix"]
+__all__ = ["X_MATRIX", "RAW_MATRIX", "matrix_choices", "looks_scaled", "suggested_matrix", "how_to_choose", "matrix_arguments", "use_matrix"]
