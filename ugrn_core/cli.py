@@ -69,7 +69,8 @@ def cmd_extract(a: argparse.Namespace) -> int:
     sources = [g for g in a.sources.split(",") if g] if a.sources else None
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
     bars = StageBars(desc=lambda method: f"{method:>4}", unit="cell")
-    results = run_extraction(prepared, model, a.methods, sources, _extraction_params(a), cache, bars)
+    params = _extraction_params(a)
+    results = run_extraction(prepared, model, a.methods, sources, params, cache, bars)
     bars.close()
     out = Path(a.out)
     (out / "features").mkdir(parents=True, exist_ok=True)
@@ -77,7 +78,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
         feats.save_npz(out / "features" / f"{method}.npz")
     edges = edges_table(results)
     edges.to_csv(out / "edges.csv", index=False)
-    grn = GRN.from_extraction(model, prepared, results, _extraction_params(a), data_label=str(a.data),
+    grn = GRN.from_extraction(model, prepared, results, params, data_label=str(a.data),
                               timings={"total": time.perf_counter() - t0}, layer=a.layer, use_raw=a.use_raw)
     grn.save(out / "grn")
     ranked_by = best_ranking_column(edges.columns)

@@ -309,7 +309,8 @@ class TranslatorSet:
         return entry
 
     @staticmethod
-    def _translator(e: dict, state: Callable[[], dict] | None) -> Translator:
+    def _translator(e: dict, state: Callable[[Translator], dict]) -> Translator:
+        """A translator from its :meth:`_entry`; ``state(translator)`` gives an MLP's weights."""
         cfg = TranslatorConfig(**{**e["config"], "hidden": tuple(e["config"]["hidden"])})
         t = Translator(e["method"], e["kind"], cfg, e["spec"], np.asarray(e["mean"], np.float32), np.asarray(e["std"], np.float32))
         if t.kind == "logreg":
@@ -317,7 +318,7 @@ class TranslatorSet:
         else:
             t.module = TranslatorMLP(len(t.mean), cfg.hidden, cfg.dropout)
             try:
-                t.module.load_state_dict(state())
+                t.module.load_state_dict(state(t))
             except Exception as exc:
                 raise CheckpointError(f"Translator weights of {t.name} could not be loaded ({type(exc).__name__}: {str(exc)[:200]}).") from None
             t.module.eval()
@@ -336,14 +337,12 @@ class TranslatorSet:
 
     @classmethod
     def from_arrays(cls, doc: dict, arrays: dict[str, np.ndarray]) -> "TranslatorSet":
+        def state(t: Translator) -> dict:
+            prefix = f"{t.name}."
+            return {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith(prefix)}
+
         out = cls(info=doc.get("info", {}))
         for e in doc["translators"]:
-            name = f"{e['method']}_{e['kind']}" if e["kind"] != "mlp" else e["method"]
-            prefix = f"{name}."
-
-            def state(prefix=prefix):
-                return {k[len(prefix):]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith(prefix)}
-
             t = cls._translator(e, state)
             out.translators[t.name] = t
         return out
@@ -378,7 +377,7 @@ class TranslatorSet:
             raise CheckpointError(f"{meta} is not a UGRN translator file.")
         out = cls(info=doc.get("info", {}))
         for e in doc["translators"]:
-            t = cls._translator(e, lambda e=e: torch.load(folder / e["weights"], map_location="cpu", weights_only=True))
+            t = cls._translator(e, lambda _t, e=e: torch.load(folder / e["weights"], map_location="cpu", weights_only=True))
             out.translators[t.name] = t
         return out
 
