@@ -37,7 +37,7 @@ ENSEMBLE = "ensemble"
 ENSEMBLE_OF = ("vvp", "gt")
 FORMAT_VERSION = 1
 # Extraction settings that change what a feature means; the rest (batch sizes) do not.
-PROVENANCE_KEYS = ("context", "n_cells", "vvp_values", "gt_values", "emb_mode", "fill", "mask_folds",
+PROVENANCE_KEYS = ("context", "n_cells", "vvp_values", "gt_values", "emb_mode", "fill", "mask_folds", "scale",
                    "background", "value_grid")
 
 

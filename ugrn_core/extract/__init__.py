@@ -19,6 +19,7 @@ from .cache import FeatureCache, content_key
 from .emb import embedding_features
 from .gt import gt_features
 from .pert import perturbation_features
+from .scale import SCALED_METHODS, SCALES, SPREAD_CELLS, target_spread
 from .vvp import vvp_features
 
 METHODS = ("pert", "emb", "vvp", "gt")
@@ -63,6 +64,9 @@ class ExtractionParams:
         dataset's mean cell; needs mean_values).
     vvp_values / gt_values: M and T, the number of source values swept over the model's
         input range (paper: 8 each); ``value_grid`` overrides both with explicit values.
+    scale: divide each target's response (pert, vvp, gt) by a spread of that target, so
+        scores compare across targets: "output_sd" (the model's prediction spread over real
+        cells), "data_sd" (the target's spread in the data) or "none" (raw; see ``scale.py``).
     """
 
     background: float | None = None
@@ -74,6 +78,7 @@ class ExtractionParams:
     gt_values: int = 8
     value_grid: tuple[float, ...] | None = None
     emb_mode: str = "sum"
+    scale: str = "none"
     batch_size: int = 64
     chunk_sources: int = 32
 
@@ -127,6 +132,21 @@ def _compute(method: str, ctx: ExtractionContext, pos: np.ndarray, params: Extra
     raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
 
 
+def _target_spread(kind: str, model: FoundationModel, genes: list[str], cell_values, cache: FeatureCache | None) -> np.ndarray:
+    """The per-target spread, from the cache when the same model, panel and cells made it before."""
+    cells = None if cell_values is None else sample_cells(cell_values, SPREAD_CELLS, seed=1)
+    if kind != "output_sd" or cache is None:
+        return target_spread(kind, model, genes, cell_values, cells)
+    key = content_key("target_spread", kind, __version__, model.digest, model.precision, genes, cells)
+    with cache.lock(key):
+        hit = cache.load(key)
+        if hit is not None:
+            return hit["spread"]
+        spread = target_spread(kind, model, genes, cell_values, cells)
+        cache.save(key, {"spread": spread})
+        return spread
+
+
 def extract_features(
     method: str,
     model: FoundationModel,
@@ -150,6 +170,8 @@ def extract_features(
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
     params = params or ExtractionParams()
+    if params.scale not in SCALES:
+        raise ValueError(f"Unknown target scale {params.scale!r}; choose from {', '.join(SCALES)}.")
     progress = progress or no_progress
     genes = list(genes)
     sources = genes if sources is None else list(sources)
@@ -203,6 +225,12 @@ def extract_features(
     features = np.concatenate(results) if results else np.zeros((0, len(genes), 1), np.float32)
     info = {k: v for k, v in asdict(params).items() if k not in ("batch_size", "chunk_sources")}
     info.update(background=background, value_grid=None if grid is None else grid.tolist())
+    if method in SCALED_METHODS and params.scale != "none":
+        spread = _target_spread(params.scale, model, genes, cell_values, cache)
+        features = (features / spread[None, :, None]).astype(np.float32)
+        info["target_spread"] = spread.tolist()
+    else:
+        info["scale"] = "none"
     if method == "emb":
         # E_i + E_j alone gives no pair score; the untrained use of embeddings is cosine similarity.
         E = ctx.model.gene_embeddings(ctx.gene_ids).cpu().numpy()
