@@ -45,6 +45,15 @@ CONTEXT_HELP = (f"What the genes other than the source hold in a VVP/GT virtual 
                 "reads regulation clearly better (bench/results/recipes.md). **Background**: every other gene at one "
                 f"typical value, as in the UGRN paper; {N_CELLS}x cheaper. The command line offers two more (masked, partition).")
 
+SCALE_LABELS = {
+    "output_sd": "In each target's own units (divided by the model's spread of that target)",
+    "data_sd": "In each target's own units (divided by its spread in the data)",
+    "none": "Raw model output units",
+}
+SCALE_HELP = ("A raw response is in the model's output units, so highly expressed targets move most and top every "
+              "list whatever regulates them. Dividing each target's response by its spread makes scores compare "
+              "across targets (bench/results/target_scale.md measures both). Embedding scores are never scaled.")
+
 
 def bound(widget, label: str, key: str, default, **kwargs):
     """``widget(label, ...)`` whose value survives page changes: Streamlit drops the state of
@@ -154,9 +163,11 @@ def panel_controls() -> None:
     methods = bound(st.multiselect, "Methods", "w_methods", list(METHODS), options=list(METHODS), format_func=lambda m: METHOD_LABELS[m])
     context = bound(st.radio, "Virtual cells (VVP and GT)", "w_context", settings().context, options=list(CONTEXT_LABELS),
                     format_func=CONTEXT_LABELS.get, help=CONTEXT_HELP)
+    scale = bound(st.radio, "Pert, VVP and GT scores", "w_scale", settings().scale, options=list(SCALE_LABELS),
+                  format_func=SCALE_LABELS.get, help=SCALE_HELP)
     keep = tuple(g for g in re.split(r"[,\s]+", keep_text) if g)
     update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",), context=context,
-                    panel=mode, network_regulators=bool(add_net))
+                    scale=scale, panel=mode, network_regulators=bool(add_net))
 
 
 def panel_check(prepared) -> None:

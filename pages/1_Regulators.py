@@ -76,7 +76,7 @@ with tab_c:
             st.error(str(exc))
         else:
             ref, where = analysis.response_reference(src)
-            st.plotly_chart(pair_response_figure(curves, src, tgt, ref), width="stretch")
+            st.plotly_chart(pair_response_figure(curves, src, tgt, ref, analysis.response_units()), width="stretch")
             st.caption(f"Left: the model's predicted change of the target as the source is set to each value "
                        f"{where} (dashed line). Right: the local slope from the Jacobian-vector product, and the "
                        "change it implies when integrated.")

@@ -71,3 +71,34 @@ def test_bad_scale_settings_name_the_fix(tiny_model, genes):
 def test_a_translator_trained_on_raw_responses_names_the_scaling():
     diffs = params_differences({"scale": "none"}, {"scale": "output_sd"})
     assert diffs == ["scale: trained with none, given output_sd"]
+
+
+def test_cli_and_app_default_to_the_librarys_scaling():
+    from ugrn_core.cli import _extraction_params, build_parser
+    from ugrn_ui.state import Settings
+
+    args = build_parser().parse_args(["extract", "--data", "demo", "--out", "x"])
+    assert _extraction_params(args).scale == ExtractionParams().scale == Settings().params.scale
+    args = build_parser().parse_args(["extract", "--data", "demo", "--out", "x", "--scale", "none"])
+    assert _extraction_params(args).scale == "none"
+
+
+def test_a_saved_result_keeps_its_scaling_and_old_results_read_as_raw(tmp_path):
+    import json
+
+    import ugrn_core as ug
+
+    grn = ug.tl.extract(ug.datasets.demo(), methods=("vvp",), n_genes=20, key_added=None, progress=False,
+                        params=ExtractionParams(scale="output_sd", n_cells=2, vvp_values=3))
+    assert grn.response_units() == "target's model spread"
+    back = ug.GRN.load(grn.save(tmp_path / "r"))
+    assert back.params.scale == "output_sd" and back.response_units() == "target's model spread"
+    assert np.array_equal(back.features["vvp"].score, grn.features["vvp"].score)
+    meta_path = tmp_path / "r" / "grn.json"
+    meta = json.loads(meta_path.read_text())
+    meta["params"].pop("scale")  # as written before per-target scaling existed
+    for f in meta["features"].values():
+        f["params"].pop("scale", None), f["params"].pop("target_spread", None)
+    meta_path.write_text(json.dumps(meta))
+    old = ug.GRN.load(tmp_path / "r")
+    assert old.params.scale == "none" and old.response_units() == "model units"

@@ -40,7 +40,7 @@ def _extraction_params(a: argparse.Namespace):
 
     return ExtractionParams(
         background=a.background, context=a.context, mask_folds=a.mask_folds, n_cells=a.n_cells, vvp_values=a.vvp_values, gt_values=a.gt_values,
-        emb_mode=a.emb_mode, batch_size=a.batch_size,
+        emb_mode=a.emb_mode, scale=a.scale, batch_size=a.batch_size,
     )
 
 
@@ -358,6 +358,10 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
     p.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
     p.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")
+    p.add_argument("--scale", choices=["output_sd", "data_sd", "none"], default="none",
+                   help="divide each target's Pert/VVP/GT response by its spread, so scores compare across targets: "
+                        "the model's prediction SD over 64 real cells (output_sd), the target's SD in the data "
+                        "(data_sd), or raw responses (none)")
     p.add_argument("--batch-size", type=int, default=64, help="virtual cells per forward pass (halved automatically on GPU out-of-memory)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 autocast on CUDA")

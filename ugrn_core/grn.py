@@ -246,6 +246,12 @@ class GRN:
         """How ``target`` responds as ``source`` is set along the value grid (VVP curve, GT slope)."""
         return pair_response(self.features, source, target)
 
+    def response_units(self) -> str:
+        """What a Pert/VVP/GT response is measured in: raw model output, or the target's own spread."""
+        feats = self.features.get("vvp") or self.features.get("gt") or self.features.get("pert")
+        scale = (feats.params if feats is not None else {}).get("scale", "none")
+        return {"output_sd": "target's model spread", "data_sd": "target's data SD"}.get(scale, "model units")
+
     def response_reference(self, source: str) -> tuple[float | None, str]:
         """The source value VVP's response curve is measured from, and where the virtual
         cells were made (for the curve's caption)."""
@@ -368,6 +374,7 @@ class GRN:
             features[method] = PairFeatures(method, arrays[f"features.{method}.features"], list(f["sources"]),
                                             list(f["targets"]), arrays[f"features.{method}.score"], dict(f["params"]))
         p = dict(meta.get("params", {}))
+        p.setdefault("scale", "none")  # results saved before per-target scaling hold raw responses
         if p.get("value_grid") is not None:
             p["value_grid"] = tuple(p["value_grid"])
         m = meta.get("model", {})

@@ -45,7 +45,8 @@ def regulators(data: GRN | ad.AnnData, target: str, by: str | None = None, n: in
 def response(data: GRN | ad.AnnData, source: str, target: str, key: str = UNS_KEY) -> go.Figure:
     """How ``target`` responds as ``source`` is set along the value grid: VVP's curve, GT's slope."""
     grn = _grn(data, key)
-    return pair_response_figure(grn.response(source, target), source, target, grn.response_reference(source)[0])
+    return pair_response_figure(grn.response(source, target), source, target, grn.response_reference(source)[0],
+                                grn.response_units())
 
 
 def rank_agreement(data: GRN | ad.AnnData, methods: list[str] | None = None, key: str = UNS_KEY) -> go.Figure:

@@ -54,9 +54,11 @@ def rank_agreement_figure(corr: pd.DataFrame, labels: dict[str, str] | None = No
     return fig
 
 
-def pair_response_figure(curves: pd.DataFrame, source: str, target: str, reference: float | None = None) -> go.Figure:
+def pair_response_figure(curves: pd.DataFrame, source: str, target: str, reference: float | None = None,
+                         units: str = "model units") -> go.Figure:
     """VVP response curve and GT slope + implied trajectory of ``target`` along ``source``;
-    ``reference`` (dashed) is the source value the VVP response is measured from."""
+    ``reference`` (dashed) is the source value the VVP response is measured from; ``units``
+    what the target's change is measured in (see ``GRN.response_units``)."""
     fig = make_subplots(1, 2, subplot_titles=(
         f"VVP: change of {target} as {source} is set", f"GT: d{target}/d{source} and its integral",
     ))
@@ -72,7 +74,7 @@ def pair_response_figure(curves: pd.DataFrame, source: str, target: str, referen
         if reference is not None:
             fig.add_vline(x=reference, line_color="#bbb", line_dash="dash", row=1, col=col)
         fig.update_xaxes(title_text=f"{source} value (model units)", row=1, col=col)
-    fig.update_yaxes(title_text=f"change of predicted {target}", row=1, col=1)
+    fig.update_yaxes(title_text=f"change of predicted {target} ({units})", row=1, col=1)
     fig.update_layout(height=340, margin=dict(t=40, b=30, l=30, r=10), legend=dict(orientation="h", y=-0.25))
     return fig
 

@@ -39,6 +39,7 @@ class Settings:
     keep: tuple[str, ...] = ()
     methods: tuple[str, ...] = METHODS
     context: str = ExtractionParams().context  # VVP/GT virtual cells: "cells" or "background"
+    scale: str = ExtractionParams().scale  # per-target scaling of Pert/VVP/GT responses (extract/scale.py)
     network: str = "auto"  # "auto" (the demo truth for the demo), "none", or a path
     matrix: str = "X"  # which matrix holds the expression: "X", a layer's name, or "raw"
     panel: str = PANEL_MODES[0]  # "regulators+hvg" (BEELINE's TFs+N) or "hvg"
@@ -61,11 +62,11 @@ class Settings:
     @property
     def key(self) -> tuple:
         """What the extraction depends on (shared by every session)."""
-        return (*self.panel_key, self.methods, self.context)
+        return (*self.panel_key, self.methods, self.context, self.scale)
 
     @property
     def params(self) -> ExtractionParams:
-        return ExtractionParams(context=self.context)
+        return ExtractionParams(context=self.context, scale=self.scale)
 
     @property
     def session_key(self) -> tuple:
@@ -137,7 +138,7 @@ def cached_network(spec: str):
 
 @st.cache_resource(show_spinner="Timing the model on this panel…", max_entries=32)
 def cached_cost(key: tuple) -> CostEstimate:
-    *panel_key, methods, context = key
+    *panel_key, methods, context, _scale = key  # dividing by a spread costs nothing worth timing
     prepared = cached_prepared(*panel_key)
     return estimate_cost(cached_model(panel_key[1]), prepared.panel, methods, params=ExtractionParams(context=context),
                          mean_values=prepared.mean_values)
