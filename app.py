@@ -214,7 +214,8 @@ def strongest_edges(analysis) -> None:
                                                            "probabilities)" if by == "vvp" else ")"))
     st.dataframe(edges.sort_values(by, ascending=False).head(15), hide_index=True, width="stretch",
                  column_config=score_column_config(analysis.score_columns()))
-    st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.features if m in SCORE_HELP))
+    st.caption(" · ".join(f"**{m}**: {SCORE_HELP[m]}" for m in analysis.features if m in SCORE_HELP)
+               + f" · Pert, VVP and GT responses in {analysis.response_units()}.")
 
 
 def saved_result_home() -> None:

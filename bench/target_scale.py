@@ -87,7 +87,7 @@ def run(a) -> pd.DataFrame:
         table = pd.concat(frames, ignore_index=True)
         CSV.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(a.out, index=False)  # after every set, so a long run keeps what it finished
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["dataset", "negatives"])
 
 
 def report(table: pd.DataFrame) -> str:

@@ -39,7 +39,7 @@ def _extraction_params(a: argparse.Namespace):
     from .extract import ExtractionParams
 
     return ExtractionParams(
-        background=a.background, context=a.context, mask_folds=a.mask_folds, n_cells=a.n_cells, vvp_values=a.vvp_values, gt_values=a.gt_values,
+        background=a.background, context=a.context, mask_folds=a.mask_folds, n_cells=a.n_cells, cell_seed=a.cell_seed, n_cell_samples=a.n_cell_samples, vvp_values=a.vvp_values, gt_values=a.gt_values,
         emb_mode=a.emb_mode, scale=a.scale, batch_size=a.batch_size,
     )
 
@@ -355,6 +355,10 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
                         "all masked, or a partition into --mask-folds folds, each masked in one copy (K x cost)")
     p.add_argument("--mask-folds", type=int, default=3, help="folds of the partition context")
     p.add_argument("--n-cells", type=int, default=8, help="real cells of the cells context (a fixed sample)")
+    p.add_argument("--cell-seed", type=int, default=0, help="seed of the cells context's sample of real cells")
+    p.add_argument("--n-cell-samples", type=int, default=1,
+                   help="draw the cells context's sample this many times (seeds --cell-seed, +1, ...): features average "
+                        "over the draws and edges.csv gets each score's spread between them (<method>_sd); n x cost")
     p.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
     p.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
     p.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")

@@ -6,7 +6,9 @@ up?*); :class:`~ugrn_core.grn.GRN` holds the result and calls them.
 
 Score columns: ``pert``, ``emb``, ``vvp``, ``gt`` are the extractors' untrained scores;
 ``<method>_prob`` a translator's edge probability; ``ensemble`` the mean of the VVP and GT
-translators' logits; ``pearson`` |Pearson r| over cells (model-free baseline).
+translators' logits; ``pearson`` |Pearson r| over cells (model-free baseline);
+``<method>_sd`` (not a score) the spread of an untrained score between draws of real cells
+(``ExtractionParams.n_cell_samples`` > 1).
 
 Translator probabilities come out of fold (:meth:`~ugrn_core.grn.GRN.fit_out_of_fold`, the default
 way): each pair is scored by a translator that never saw either gene (``fold_pair`` says
@@ -24,7 +26,7 @@ from .crossfit import CrossFit
 from .data.networks import NetworkMatch
 from .errors import GeneNotFoundError
 from .extract import METHOD_LABELS, PairFeatures
-from .pipeline import edges_table
+from .pipeline import SPREAD_SUFFIX, edges_table
 from .signs import network_signs, predicted_pair_signs, sign_word
 from .translator import ENSEMBLE, PROB, TranslatorSet
 
@@ -34,6 +36,8 @@ SCORE_LABELS = {
     ENSEMBLE: "Ensemble (VVP+GT translators)",
     "pearson": "|Pearson r| (baseline)",
 }
+SPREAD = SPREAD_SUFFIX
+SCORE_LABELS.update({f"{m}{SPREAD}": f"{label}: spread between cell draws" for m, label in METHOD_LABELS.items()})
 ID_COLUMNS = ("source", "target", "known", "sign", "predicted_sign", "fold_pair", "seen_in_training")
 
 
@@ -42,7 +46,8 @@ def score_label(column: str) -> str:
 
 
 def score_columns(edges: pd.DataFrame) -> list[str]:
-    return [c for c in edges.columns if c not in ID_COLUMNS]
+    """The columns a view may rank by (not identifiers, not spreads)."""
+    return [c for c in edges.columns if c not in ID_COLUMNS and not c.endswith(SPREAD)]
 
 
 def default_score(columns: list[str]) -> str:
@@ -163,6 +168,6 @@ def edge_descriptions(edges: pd.DataFrame, pairs: list[tuple[str, str]]) -> dict
 
 
 __all__ = [
-    "edge_descriptions", "default_score", "SCORE_LABELS", "PROB", "score_label", "score_columns", "score_table",
+    "edge_descriptions", "default_score", "SCORE_LABELS", "PROB", "SPREAD", "score_label", "score_columns", "score_table",
     "ranked_targets", "ranked_regulators", "pair_response",
 ]

@@ -338,6 +338,8 @@ class GRN:
             feats[method] = {"sources": list(f.sources), "targets": list(f.targets), "params": f.params}
             arrays[f"features.{method}.features"] = np.asarray(f.features)
             arrays[f"features.{method}.score"] = np.asarray(f.score)
+            if f.score_sd is not None:
+                arrays[f"features.{method}.score_sd"] = np.asarray(f.score_sd)
         meta = {
             "format": FORMAT, "version": FORMAT_VERSION, "ugrn_version": __version__,
             "panel": list(self.panel), "regulators": list(self.regulators), "panel_mode": self.panel_mode,
@@ -372,7 +374,8 @@ class GRN:
         features = {}
         for method, f in meta["features"].items():
             features[method] = PairFeatures(method, arrays[f"features.{method}.features"], list(f["sources"]),
-                                            list(f["targets"]), arrays[f"features.{method}.score"], dict(f["params"]))
+                                            list(f["targets"]), arrays[f"features.{method}.score"], dict(f["params"]),
+                                            arrays.get(f"features.{method}.score_sd"))
         p = dict(meta.get("params", {}))
         p.setdefault("scale", "none")  # results saved before per-target scaling hold raw responses
         if p.get("value_grid") is not None:

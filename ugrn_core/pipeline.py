@@ -141,11 +141,18 @@ def run_extraction(
     return out
 
 
+SPREAD_SUFFIX = "_sd"
+
+
 def edges_table(results: dict[str, PairFeatures]) -> pd.DataFrame:
-    """Wide table ``source, target, <method>…`` of untrained scores (self-pairs dropped)."""
+    """Wide table ``source, target, <method>…`` of untrained scores (self-pairs dropped), and
+    ``<method>_sd``, the score's spread between draws of real cells, where it was measured."""
     frame = None
     for method, feats in results.items():
         df = feats.to_frame(method)
+        if feats.score_sd is not None:
+            spread = PairFeatures(method, feats.features, feats.sources, feats.targets, feats.score_sd)
+            df = df.merge(spread.to_frame(f"{method}{SPREAD_SUFFIX}"), on=["source", "target"])
         frame = df if frame is None else frame.merge(df, on=["source", "target"], how="outer")
     return frame if frame is not None else pd.DataFrame(columns=["source", "target"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ugrn_core.explore import PROB, score_label
-from ugrn_core.extract import SCORE_HELP
+from ugrn_core.explore import PROB, SPREAD, score_label
+from ugrn_core.extract import METHODS, SCORE_HELP
 from ugrn_core.translator import ENSEMBLE
 
 SCORE_FORMAT = "%.3g"
@@ -20,6 +20,9 @@ def score_help(column: str) -> str:
     if column.endswith(PROB):
         method = column[: -len(PROB)]
         return f"Edge probability from the {method.upper()} translator, scored by one that never saw either gene."
+    if column.endswith(SPREAD):
+        return (f"Standard deviation of the {column[: -len(SPREAD)].upper()} score between draws of real cells for "
+                "the virtual cells' context: how much this edge moves with the cells drawn.")
     return _EXTRA_HELP.get(column) or SCORE_HELP.get(column, "")
 
 
@@ -37,6 +40,7 @@ def sign_column_config(known: str = "sign") -> dict:
 def score_column_config(columns) -> dict:
     """``column_config`` for ``st.dataframe``: every score column at 3 significant digits
     with its meaning as a tooltip; signs as +1 / -1 with theirs."""
+    columns = [*columns, *(f"{m}{SPREAD}" for m in METHODS)]  # spreads show beside their scores where they exist
     config = {c: st.column_config.NumberColumn(score_label(c), format=SCORE_FORMAT, help=score_help(c) or None)
               for c in columns}
     return {**config, **sign_column_config()}

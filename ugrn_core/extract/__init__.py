@@ -64,6 +64,11 @@ class ExtractionParams:
         dataset's mean cell; needs mean_values).
     vvp_values / gt_values: M and T, the number of source values swept over the model's
         input range (paper: 8 each); ``value_grid`` overrides both with explicit values.
+    cell_seed / n_cell_samples: the ``cells`` context's sample of real cells is drawn with
+        ``cell_seed``; with ``n_cell_samples`` > 1 it is drawn that many times (seeds
+        ``cell_seed``, ``cell_seed + 1``, ...), the features average over every draw and each
+        score's spread between draws is kept (``PairFeatures.score_sd``): how much an edge
+        moves with the cells drawn. Costs ``n_cell_samples`` x.
     scale: divide each target's response (pert, vvp, gt) by a spread of that target, so
         scores compare across targets: "output_sd" (the model's prediction spread over real
         cells), "data_sd" (the target's spread in the data) or "none" (raw; see ``scale.py``).
@@ -73,6 +78,8 @@ class ExtractionParams:
     context: str = "cells"
     mask_folds: int = 3
     n_cells: int = 8
+    cell_seed: int = 0
+    n_cell_samples: int = 1
     fill: str = "constant"
     vvp_values: int = 8
     gt_values: int = 8
@@ -89,6 +96,11 @@ class ExtractionParams:
 
     def resolved_background(self, model: FoundationModel) -> float:
         return float(model.value_spec.background if self.background is None else self.background)
+
+    @property
+    def draws(self) -> int:
+        """Samples of real cells a VVP/GT extraction reads (the ``cells`` context only)."""
+        return max(1, int(self.n_cell_samples)) if self.context == "cells" else 1
 
     @property
     def copies(self) -> int:
@@ -114,10 +126,10 @@ def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None
         return n_sources + 1 if method == "pert" else 0
     per_source = (params.vvp_values if method == "vvp" else params.gt_values) * params.copies
     if method == "gt":
-        return n_sources * per_source
+        return n_sources * per_source * params.draws
     if params.context == "background":
         return n_sources * per_source + 1  # one shared reference cell
-    return n_sources * (per_source + params.copies)  # a reference per source
+    return n_sources * (per_source + params.copies) * params.draws  # a reference per source
 
 
 def _compute(method: str, ctx: ExtractionContext, pos: np.ndarray, params: ExtractionParams, grid, progress, done0, total):
@@ -185,59 +197,73 @@ def extract_features(
     background = params.resolved_background(model)
     virtual = method in ("vvp", "gt")  # the methods that build virtual cells in a context
     reads_cells = virtual and params.context == "cells"
-    cells = sample_cells(cell_values, params.n_cells) if reads_cells and cell_values is not None else None
-    ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size,
-                            params.context if virtual else "background", params.mask_folds,
-                            params.fill if virtual else "constant", cells)
     grid = params.grid(model, method) if virtual else None
-    pos_all = np.array([ctx.index[s] for s in sources], dtype=np.int64)
-
-    key_parts = [
-        method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
-        background if virtual else None,
-        None if not virtual or params.context == "background" else (params.context, params.copies),
-        np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
-        (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
-        grid, params.emb_mode if method == "emb" else None,
-        np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
-    ]
-    total = forwards_needed(method, len(sources), params)
+    index = {g: i for i, g in enumerate(genes)}
+    pos_all = np.array([index[s] for s in sources], dtype=np.int64)
+    draws = params.draws if reads_cells else 1
+    per_draw = forwards_needed(method, len(sources), params) // draws
+    total = per_draw * draws
     chunks = [pos_all[i:i + params.chunk_sources] for i in range(0, len(pos_all), params.chunk_sources)]
-    per_source = max(total // max(len(sources), 1), 0)
-    results, done = [], 0
-    for chunk in chunks:
-        key = content_key(*key_parts, chunk)
-        arr = None
-        if cache is not None:
-            with cache.lock(key):
-                hit = cache.load(key)
-                if hit is None:
-                    arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
-                    cache.save(key, {"features": arr})
-                else:
-                    arr = hit["features"]
-        else:
-            arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
-        results.append(arr)
-        done += per_source * len(chunk)
-        progress(min(done, total), total)
+    per_source = max(per_draw // max(len(sources), 1), 0)
+
+    def one_draw(draw: int, done: int) -> np.ndarray:
+        """Every chunk's features with the ``draw``-th sample of real cells (cached per chunk)."""
+        cells = (sample_cells(cell_values, params.n_cells, seed=params.cell_seed + draw)
+                 if reads_cells and cell_values is not None else None)
+        ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size,
+                                params.context if virtual else "background", params.mask_folds,
+                                params.fill if virtual else "constant", cells)
+        key_parts = [
+            method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
+            background if virtual else None,
+            None if not virtual or params.context == "background" else (params.context, params.copies),
+            np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
+            (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
+            grid, params.emb_mode if method == "emb" else None,
+            np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
+        ]
+        results = []
+        for chunk in chunks:
+            key = content_key(*key_parts, chunk)
+            if cache is not None:
+                with cache.lock(key):
+                    hit = cache.load(key)
+                    if hit is None:
+                        arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
+                        cache.save(key, {"features": arr})
+                    else:
+                        arr = hit["features"]
+            else:
+                arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
+            results.append(arr)
+            done += per_source * len(chunk)
+            progress(min(done, total), total)
+        return np.concatenate(results) if results else np.zeros((0, len(genes), 1), np.float32)
+
+    drawn = [one_draw(d, d * per_draw) for d in range(draws)]
     progress(total, total)
-    features = np.concatenate(results) if results else np.zeros((0, len(genes), 1), np.float32)
-    info = {k: v for k, v in asdict(params).items() if k not in ("batch_size", "chunk_sources")}
-    info.update(background=background, value_grid=None if grid is None else grid.tolist())
+    spread = None
     if method in SCALED_METHODS and params.scale != "none":
         spread = _target_spread(params.scale, model, genes, cell_values, cache)
-        features = (features / spread[None, :, None]).astype(np.float32)
+        drawn = [(f / spread[None, :, None]).astype(np.float32) for f in drawn]
+    # several draws: the features average over all their cells; the score's spread is between draws
+    features = drawn[0] if draws == 1 else np.mean(drawn, axis=0).astype(np.float32)
+    score_sd = np.std([_mean_abs(f) for f in drawn], axis=0, ddof=1).astype(np.float32) if draws > 1 else None
+    info = {k: v for k, v in asdict(params).items() if k not in ("batch_size", "chunk_sources")}
+    info.update(background=background, value_grid=None if grid is None else grid.tolist())
+    if spread is not None:
         info["target_spread"] = spread.tolist()
     else:
         info["scale"] = "none"
+    if not reads_cells:
+        info.pop("cell_seed"), info.pop("n_cell_samples")  # only the cells context draws cells
     if method == "emb":
         # E_i + E_j alone gives no pair score; the untrained use of embeddings is cosine similarity.
-        E = ctx.model.gene_embeddings(ctx.gene_ids).cpu().numpy()
+        E = model.gene_embeddings(model.token_ids(genes)).cpu().numpy()
         score = _cosine(E[pos_all], E)
     else:
         score = _mean_abs(features)
-    return PairFeatures(method, features, sources, genes, score.astype(np.float32), info)
+    return PairFeatures(method, features, sources, genes, score.astype(np.float32), info, score_sd)
 
 
 __all__ = [

@@ -35,6 +35,7 @@ class PairFeatures:
     targets: list[str]
     score: np.ndarray | None = None  # untrained edge score [S, T] (the paper's 'origin' use)
     params: dict = field(default_factory=dict)
+    score_sd: np.ndarray | None = None  # [S, T] spread of the score between draws of real cells (n_cell_samples > 1)
 
     def to_frame(self, column: str | None = None, drop_self: bool = True) -> pd.DataFrame:
         """Tidy table ``source, target, <column>`` of the untrained score."""
@@ -48,6 +49,7 @@ class PairFeatures:
 
     def save_npz(self, path) -> None:
         """Features, genes, score and the parameters (value grid included) in one ``.npz``."""
+        extra = {} if self.score_sd is None else {"score_sd": self.score_sd.astype(np.float32)}
         np.savez_compressed(
             path,
             features=self.features.astype(np.float32),
@@ -55,13 +57,15 @@ class PairFeatures:
             targets=np.asarray(self.targets, dtype=str),
             score=self.score.astype(np.float32),
             params=np.asarray(json.dumps(self.params, default=json_value)),
+            **extra,
         )
 
     @classmethod
     def load_npz(cls, path, method: str) -> "PairFeatures":
         with np.load(path, allow_pickle=False) as npz:
             params = json.loads(str(npz["params"])) if "params" in npz.files else {}
-            return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"], params)
+            sd = npz["score_sd"] if "score_sd" in npz.files else None
+            return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"], params, sd)
 
 
 def json_value(o):
