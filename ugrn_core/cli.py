@@ -52,10 +52,8 @@ def _score_help() -> str:
 
 def cmd_extract(a: argparse.Namespace) -> int:
     from .extract import FeatureCache
-    from .graph import best_ranking_column, ranked_edges_text
-    from .grn import GRN
     from .models.foundation import load_model
-    from .pipeline import edges_table, prepare_data, run_extraction
+    from .pipeline import prepare_data
 
     t0 = time.perf_counter()
     model = load_model(a.model, device=a.device, precision=a.precision)
@@ -68,17 +66,65 @@ def cmd_extract(a: argparse.Namespace) -> int:
     print(f"Panel: {prepared.panel_summary()} ({len(prepared.panel) * (len(prepared.panel) - 1):,} ordered pairs)")
     sources = [g for g in a.sources.split(",") if g] if a.sources else None
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
-    bars = StageBars(desc=lambda method: f"{method:>4}", unit="cell")
     params = _extraction_params(a)
+    out = Path(a.out)
+    if not a.groupby:
+        _extract_into(out, prepared, model, a, params, sources, cache, t0)
+        return 0
+    from .groups import cells_needed, group_masks
+
+    groups = [g for g in (a.groups or "").split(",") if g] or None
+    masks = group_masks(prepared.adata.obs, a.groupby, groups, cells_needed(params))
+    grns = {}
+    for group, mask in masks.items():
+        print(f"Group {a.groupby} = {group}: {int(mask.sum()):,} cells")
+        grns[group] = _extract_into(out / _folder_name(group), prepared.subset(mask, a.groupby, group), model, a, params,
+                                    sources, cache, time.perf_counter())
+    if len(grns) == 2:
+        _write_differential(out, grns)
+    else:
+        print(f"{len(grns)} groups: differential.csv compares two; name them with --groups A,B.")
+    return 0
+
+
+def _folder_name(group: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", str(group)).strip("._") or "group"
+
+
+def _write_differential(out: Path, grns: dict) -> None:
+    from .groups import differential, regulator_change
+
+    (name_a, a), (name_b, b) = grns.items()
+    diff = differential(a, b, (name_a, name_b))
+    diff.to_csv(out / "differential.csv", index=False)
+    print(f"Wrote {out / 'differential.csv'}: {name_a} (A) vs {name_b} (B), {diff.method.nunique()} scores x "
+          f"{len(diff) // max(diff.method.nunique(), 1):,} pairs (delta = B - A; stat = delta / pooled spread of the cell "
+          "draws, where --n-cell-samples > 1)")
+    for method in [m for m in ("pert", "vvp", "gt") if m in set(diff.method)]:
+        change = regulator_change(diff, method)
+        falls = ", ".join(f"{r.source} {r.relative:+.0%}" for r in change.head(3).itertuples())
+        rises = ", ".join(f"{r.source} {r.relative:+.0%}" for r in change.dropna().tail(3).iloc[::-1].itertuples())
+        print(f"  {method}: summed out-edge score, {name_a} -> {name_b}; largest falls {falls}; largest rises {rises}")
+
+
+def _extract_into(out: Path, prepared, model, a: argparse.Namespace, params, sources, cache, t0: float):
+    """Extract on ``prepared`` and write what ``extract`` writes into ``out``; the GRN."""
+    from .graph import best_ranking_column, ranked_edges_text
+    from .grn import GRN
+    from .pipeline import edges_table, run_extraction
+
+    bars = StageBars(desc=lambda method: f"{method:>4}", unit="cell")
     results = run_extraction(prepared, model, a.methods, sources, params, cache, bars)
     bars.close()
-    out = Path(a.out)
     (out / "features").mkdir(parents=True, exist_ok=True)
     for method, feats in results.items():
         feats.save_npz(out / "features" / f"{method}.npz")
     edges = edges_table(results)
     edges.to_csv(out / "edges.csv", index=False)
-    grn = GRN.from_extraction(model, prepared, results, params, data_label=str(a.data),
+    label = str(a.data) if prepared.group is None else f"{a.data}, {prepared.group['groupby']} = {prepared.group['group']}"
+    grn = GRN.from_extraction(model, prepared, results, params, data_label=label,
                               timings={"total": time.perf_counter() - t0}, layer=a.layer, use_raw=a.use_raw)
     grn.save(out / "grn")
     ranked_by = best_ranking_column(edges.columns)
@@ -86,6 +132,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
     manifest = {
         "ugrn_version": __version__,
         "data": str(a.data),
+        "cells": prepared.group or "all",
         "model": model.describe(),
         "methods": a.methods,
         "panel": prepared.panel,
@@ -102,7 +149,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
     print(f"Wrote {out/'edges.csv'} ({len(edges):,} pairs), {out/'rankedEdges.csv'} (BEELINE layout, by {ranked_by}) "
           f"and features/ for {', '.join(a.methods)} in {manifest['seconds']} s; the whole result in {out/'grn'} "
           f"(open it with `ugrn app {out/'grn'}` or ug.GRN.load)")
-    return 0
+    return grn
 
 
 def _network_sources(spec: str | None) -> set[str] | None:
@@ -401,6 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--layer", default=None, help="read the expression from this layer of the .h5ad (e.g. counts) instead of X")
     e.add_argument("--use-raw", action="store_true", help="read the expression from adata.raw instead of X")
     e.add_argument("--sources", default="", help="comma-separated source genes (default: every panel gene)")
+    e.add_argument("--groupby", default=None, help="a cell annotation (obs column): one network per group, from that "
+                                                   "group's cells (the panel is chosen on all cells)")
+    e.add_argument("--groups", default="", help="comma-separated groups of --groupby (default all); with two, "
+                                                "OUT/differential.csv compares them (B - A)")
     e.add_argument("--out", required=True, help="output folder")
     _extraction_arguments(e)
     e.set_defaults(func=cmd_extract)

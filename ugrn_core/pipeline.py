@@ -37,6 +37,17 @@ class PreparedData:
     model_values: np.ndarray  # cells x panel, in the model's input units
     regulators: list[str] = field(default_factory=list)  # the panel's expressed regulators (regulators+hvg)
     panel_mode: str = "hvg"
+    group: dict | None = None  # {"groupby", "group", "n_cells"} when these are one group's cells
+    reference_values: np.ndarray | None = None  # the whole dataset's model_values, for a group (shared scaling)
+
+    def subset(self, mask: np.ndarray, groupby: str, group: str) -> "PreparedData":
+        """The cells of one group, same panel (so two groups' pairs line up). A group keeps the
+        whole dataset's cells as its ``reference_values``: per-target spreads come from them,
+        so the groups' scores share one scale."""
+        mask = np.asarray(mask, dtype=bool)
+        return PreparedData(self.adata[mask].copy(), self.report, self.mapping, self.panel, self.model_values[mask],
+                            self.regulators, self.panel_mode, {"groupby": groupby, "group": group, "n_cells": int(mask.sum())},
+                            self.model_values if self.reference_values is None else self.reference_values)
 
     def panel_summary(self) -> str:
         if self.panel_mode == "hvg":
@@ -136,7 +147,7 @@ def run_extraction(
         cb = (lambda d, t, m=method: progress(m, d, t)) if progress else None
         out[method] = extract_features(
             method, model, prepared.panel, sources, prepared.mean_values, params, cache, cb,
-            cell_values=prepared.model_values,
+            cell_values=prepared.model_values, spread_values=prepared.reference_values,
         )
     return out
 

@@ -37,7 +37,9 @@ def extract(
     params: ExtractionParams | None = None,
     cache: bool = True,
     progress: bool = True,
-) -> GRN:
+    groupby: str | None = None,
+    groups: list[str] | None = None,
+) -> GRN | dict[str, GRN]:
     """Score every ordered pair of a gene panel of ``adata`` with a frozen foundation model.
 
     Parameters
@@ -69,10 +71,16 @@ def extract(
         Reuse features from the on-disk cache, keyed by model, data and settings.
     progress
         Show a progress bar per method.
+    groupby, groups
+        One network per group of cells: ``adata.obs[groupby]``'s ``groups`` (default all).
+        Each group's virtual cells are drawn from its own cells and Pert uses its mean cell;
+        the panel is chosen on all cells, so the groups' pairs line up
+        (:func:`differential` compares two).
 
     Returns
     -------
     The :class:`~ugrn_core.grn.GRN`; ``GRN.from_anndata(adata, key_added)`` reads it back.
+    With ``groupby``: ``{group: GRN}``, stored under ``uns[f"{key_added}_{group}"]``.
     """
     from .models.foundation import FoundationModel, load_model
     from .pipeline import prepare_data, run_extraction
@@ -82,18 +90,43 @@ def extract(
     prepared = prepare_data(adata, fm, n_genes=n_genes, keep_genes=genes, panel=panel, layer=layer, use_raw=use_raw)
     bars = StageBars(desc=lambda m: f"{m:>4}", unit="cell") if progress else None
     params = params or ExtractionParams()
-    features = run_extraction(prepared, fm, list(methods), params=params, cache=FeatureCache() if cache else None, progress=bars)
+    label = f"AnnData {adata.n_obs:,} cells x {adata.n_vars:,} genes" + (f", layer {layer!r}" if layer else ", raw" if use_raw else "")
+    if groupby is not None:
+        from .groups import cells_needed, group_masks
+
+        parts = {g: prepared.subset(mask, groupby, g)
+                 for g, mask in group_masks(prepared.adata.obs, groupby, groups, cells_needed(params)).items()}
+    else:
+        parts = {None: prepared}
+    match = _network(network, prepared.panel)
+    out = {}
+    for group, part in parts.items():
+        t1 = time.perf_counter()
+        features = run_extraction(part, fm, list(methods), params=params, cache=FeatureCache() if cache else None, progress=bars)
+        grn = GRN.from_extraction(fm, part, features, params, data_label=label if group is None else f"{label}, {groupby} = {group}",
+                                  layer=layer, use_raw=use_raw, timings={"total": time.perf_counter() - (t0 if group is None else t1)})
+        if match is not None:
+            grn.attach(network=match)
+        if key_added:
+            grn.to_anndata(adata, key_added if group is None else f"{key_added}_{group}".replace("/", "_"))
+        out[group] = grn
     if bars is not None:
         bars.close()
-    label = f"AnnData {adata.n_obs:,} cells x {adata.n_vars:,} genes" + (f", layer {layer!r}" if layer else ", raw" if use_raw else "")
-    grn = GRN.from_extraction(fm, prepared, features, params, data_label=label, layer=layer, use_raw=use_raw,
-                              timings={"total": time.perf_counter() - t0})
-    match = _network(network, grn.panel)
-    if match is not None:
-        grn.attach(network=match)
-    if key_added:
-        grn.to_anndata(adata, key_added)
-    return grn
+    return out[None] if groupby is None else out
+
+
+def differential(results: dict[str, GRN], a: str, b: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """What changed from group ``a`` to group ``b`` of ``tl.extract(..., groupby=)``: per pair
+    and score ``score_A``, ``score_B``, ``delta`` (B - A) and ``stat`` (delta over the pooled
+    spread between cell draws, where ``n_cell_samples`` > 1). See
+    :func:`ugrn_core.groups.regulator_change` for the regulators that changed most."""
+    from .errors import DataError
+    from .groups import differential as compare
+
+    missing = [g for g in (a, b) if g not in results]
+    if missing:
+        raise DataError(f"No result for group(s) {missing}; these were extracted: {', '.join(map(str, results))}.")
+    return compare(results[a], results[b], (a, b), columns)
 
 
 def translate(data: GRN | ad.AnnData, network=None, k: int = 5, seed: int = 0, key: str = UNS_KEY) -> GRN:
@@ -185,4 +218,4 @@ def axis(
     return result
 
 
-__all__ = ["extract", "translate", "axis"]
+__all__ = ["extract", "differential", "translate", "axis"]

@@ -169,6 +169,7 @@ def extract_features(
     cache: FeatureCache | None = None,
     progress: Progress | None = None,
     cell_values: np.ndarray | None = None,
+    spread_values: np.ndarray | None = None,
 ) -> PairFeatures:
     """Features for every ordered pair (source -> target) among ``genes``.
 
@@ -178,6 +179,8 @@ def extract_features(
         (needed by ``pert``; the ``cells`` context's reference values).
     cell_values: the dataset's cells in model units (cells x ``genes``), needed by the
         ``cells`` context, which reads a fixed sample of ``params.n_cells`` of them.
+    spread_values: the cells per-target spreads (``params.scale``) are read from (default
+        ``cell_values``); one group of cells passes the whole dataset's, so groups compare.
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -244,7 +247,7 @@ def extract_features(
     progress(total, total)
     spread = None
     if method in SCALED_METHODS and params.scale != "none":
-        spread = _target_spread(params.scale, model, genes, cell_values, cache)
+        spread = _target_spread(params.scale, model, genes, cell_values if spread_values is None else spread_values, cache)
         drawn = [(f / spread[None, :, None]).astype(np.float32) for f in drawn]
     # several draws: the features average over all their cells; the score's spread is between draws
     features = drawn[0] if draws == 1 else np.mean(drawn, axis=0).astype(np.float32)
