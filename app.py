@@ -22,7 +22,10 @@ from ugrn_core.extract.cost import format_seconds
 from ugrn_core.grn import holds_result
 from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
 from ugrn_core.plot import qc_figure
-from ugrn_ui.state import cached_cost, cached_matrices, cached_network, current_analysis, load_prepared, settings, show_problem, update_settings
+from ugrn_ui.state import (
+    cached_cost, cached_matrices, cached_network, cached_prepared, current_analysis, load_prepared, settings, show_problem,
+    update_settings,
+)
 from ugrn_ui.nav import sidebar_nav
 from ugrn_ui.tables import score_column_config
 
@@ -165,9 +168,41 @@ def panel_controls() -> None:
                     format_func=CONTEXT_LABELS.get, help=CONTEXT_HELP)
     scale = bound(st.radio, "Pert, VVP and GT scores", "w_scale", settings().scale, options=list(SCALE_LABELS),
                   format_func=SCALE_LABELS.get, help=SCALE_HELP)
+    draws = bound(st.number_input, "Cell draws (real-cell context)", "w_draws", settings().n_cell_samples, min_value=1,
+                  max_value=5, step=1, disabled=context != "cells",
+                  help=f"Draw the {N_CELLS} real cells this many times (different seeds): scores average over the "
+                       "draws and each VVP/GT edge shows its spread between them — how much it moves with the cells "
+                       "drawn. Costs that many times the extraction.")
     keep = tuple(g for g in re.split(r"[,\s]+", keep_text) if g)
     update_settings(n_genes=int(n), keep=keep, methods=tuple(m for m in METHODS if m in methods) or ("vvp",), context=context,
-                    scale=scale, panel=mode, network_regulators=bool(add_net))
+                    scale=scale, n_cell_samples=int(draws) if context == "cells" else 1, panel=mode,
+                    network_regulators=bool(add_net))
+
+
+ALL_CELLS = ("", "")  # (groupby, group): no grouping
+
+
+def cells_controls() -> None:
+    """Whose network: all cells, or one group of a cell annotation (its virtual cells and mean cell)."""
+    from ugrn_core.groups import group_columns
+
+    s = settings()
+    try:
+        obs = cached_prepared(*s.panel_key).adata.obs
+    except UGRNError:
+        return  # the page body says what is wrong with the data
+    columns = group_columns(obs)
+    options = [ALL_CELLS] + [(col, g) for col, counts in columns.items() for g in counts.index]
+    labels = {(col, g): f"{col} = {g} ({n:,} cells)" for col, counts in columns.items() for g, n in counts.items()}
+    current = (s.groupby, s.group)
+    choice = bound(st.selectbox, "Network of", "w_cells", current if current in options else ALL_CELLS, options=options,
+                   format_func=lambda o: labels.get(o, "All cells"),
+                   help="One group's cells (a condition, a cell type): VVP/GT's real cells are drawn from them and Pert "
+                        "zeroes sources in their mean cell. The gene panel stays the dataset's. The *Compare groups* "
+                        "page sets two groups side by side.")
+    if choice not in options:
+        choice = ALL_CELLS  # a value kept from another dataset
+    update_settings(groupby=choice[0], group=choice[1])
 
 
 def panel_check(prepared) -> None:
@@ -244,6 +279,7 @@ with st.sidebar:
     network_controls()
     if not opened_result:
         panel_controls()
+        cells_controls()
 
 st.title("UGRN Explorer")
 st.caption("Gene regulatory networks read out of a frozen single-cell foundation model "
@@ -259,7 +295,10 @@ if opened_result:
 model, prepared = load_prepared()
 cells, genes = qc_tables(prepared.adata, prepared.panel)
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Cells", f"{prepared.report.n_cells:,}")
+if prepared.group:
+    c1.metric(f"Cells ({prepared.group['groupby']} = {prepared.group['group']})", f"{prepared.group['n_cells']:,}")
+else:
+    c1.metric("Cells", f"{prepared.report.n_cells:,}")
 c2.metric("Genes", f"{prepared.report.n_genes:,}")
 c3.metric("Known to the model", f"{prepared.mapping.coverage:.0%}")
 c4.metric("Panel genes", len(prepared.panel))
@@ -293,7 +332,7 @@ with st.expander("Model"):
 
 st.subheader("Extraction")
 try:
-    estimate = cached_cost(s.key)
+    estimate = cached_cost(*s.cost_key)
 except UGRNError as exc:
     show_problem(exc)
     st.stop()
@@ -304,6 +343,7 @@ st.dataframe(est, hide_index=True, width="content")
 analysis = current_analysis(home=True)
 took = sum(analysis.timings.values())
 st.success(f"Features ready for {len(analysis.panel) ** 2 - len(analysis.panel):,} ordered gene pairs"
+           + (f" from the {s.groupby} = {s.group} cells" if s.groupby else "")
            + (f" (computed or read from the cache in {format_seconds(took)})." if took else "."))
 if analysis.network is not None:
     st.caption(f"Reference network: {analysis.network.summary()}")

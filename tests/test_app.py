@@ -112,6 +112,33 @@ def test_benchmark_then_out_of_fold_probabilities_the_other_pages_use(at):
         assert seen and not (grp.source.isin(seen) | grp.target.isin(seen)).any()
 
 
+def test_compare_groups_page_finds_the_knocked_down_regulator(at):
+    at = goto(at, "7_Compare_groups")
+    by = [w for w in at.sidebar.selectbox if w.label == "Cells grouped by"][0]
+    assert by.value == "condition"  # the annotation with the fewest groups comes first
+    assert [w.value for w in at.sidebar.selectbox if w.label.startswith("Group")] == ["control", "perturbed"]
+    if at.button:  # both networks cost minutes on this machine: one click extracts them
+        no_exception(at.button[0].click().run())
+    text = " ".join(m.value for m in at.markdown)
+    assert "Largest fall: **TF16**" in text, text  # silenced in 'perturbed': zeroing it there changes little
+    assert [w.value for w in at.sidebar.selectbox if w.label == "Score compared"] == ["pert"]
+    [w for w in at.sidebar.selectbox if w.label == "Score compared"][0].set_value("vvp").run()
+    no_exception(at)
+    assert at.dataframe and any("differential.csv" in b.label for b in at.get("download_button"))
+    [w for w in at.sidebar.selectbox if w.label == "Group B"][0].set_value("control").run()
+    assert any("two different groups" in i.value for i in at.info)
+
+
+def test_home_builds_one_groups_network(at):
+    [m for m in at.sidebar.multiselect if m.label == "Methods"][0].set_value(["pert"]).run()  # keep it quick
+    cells = [w for w in at.sidebar.selectbox if w.label == "Network of"][0]
+    assert cells.value == ("", "")
+    cells.set_value(("condition", "perturbed")).run()
+    no_exception(at)
+    assert [m for m in at.metric if m.label.startswith("Cells (condition = perturbed)")][0].value == "1,480"
+    assert "from the condition = perturbed cells" in at.success[0].value  # the result says whose cells
+
+
 def test_pathways_page_tests_top_targets_against_regulons(at):
     goto(at, "4_Pathways")
     t1 = at.dataframe[0].value
@@ -273,6 +300,8 @@ def test_a_saved_result_opens_and_every_page_renders_without_extracting(saved_re
     assert not at.sidebar.slider  # no panel settings for a saved result
     for page in ("1_Regulators", "2_Subnetwork", "4_Pathways", "5_Export", "3_Benchmark"):
         goto(at, page)
+    assert any("needs a dataset" in i.value for i in goto(at, "7_Compare_groups").info)
+    goto(at, "3_Benchmark")
     at.button(key="FormSubmitter:benchmark_form-Train and evaluate").click().run()
     no_exception(at)
     assert any("held-out genes" in s.value for s in at.success)

@@ -47,6 +47,20 @@ def group_masks(obs: pd.DataFrame, groupby: str, groups: list[str] | None = None
     return {g: labels == g for g in wanted}
 
 
+def group_columns(obs: pd.DataFrame, max_groups: int = 50) -> dict[str, pd.Series]:
+    """Cell annotations a network can be split by: ``{column: cells per group}`` for every
+    ``obs`` column with 2 to ``max_groups`` groups (conditions, cell types, clusters)."""
+    out = {}
+    for col in obs.columns:
+        values = obs[col]
+        if pd.api.types.is_float_dtype(values) and not pd.api.types.is_integer_dtype(values):
+            continue  # a continuous covariate (library size, a score), not a grouping
+        counts = values.astype(str).value_counts()
+        if 2 <= len(counts) <= max_groups:
+            out[str(col)] = counts
+    return out
+
+
 def differential(a, b, names: tuple[str, str] = ("A", "B"), columns: list[str] | None = None) -> pd.DataFrame:
     """Per pair and score, group A against group B.
 
@@ -106,4 +120,22 @@ def changed_edges(diff: pd.DataFrame, method: str, n: int = 50, by: str = "delta
     return sub.loc[key.sort_values(ascending=False).index[:n]].reset_index(drop=True)
 
 
-__all__ = ["MIN_GROUP_CELLS", "cells_needed", "group_masks", "differential", "regulator_change", "changed_edges"]
+def differential_subnetwork(diff: pd.DataFrame, method: str, n_edges: int = 40, by: str = "delta",
+                            known: set[tuple[str, str]] | None = None):
+    """The ``n_edges`` most changed pairs as a :class:`~ugrn_core.graph.Subnetwork`: each edge's
+    ``change`` is ``gained`` (stronger in B) or ``lost``, its ``score`` |delta| (its width)."""
+    import networkx as nx
+
+    from .graph import Subnetwork, _with_degrees
+
+    known = known or set()
+    G = nx.DiGraph()
+    for r in changed_edges(diff, method, n_edges, by).itertuples():
+        G.add_edge(r.source, r.target, score=abs(float(r.delta)), delta=float(r.delta), score_A=float(r.score_A),
+                   score_B=float(r.score_B), change="gained" if r.delta > 0 else "lost",
+                   known=(r.source, r.target) in known, predicted_sign=0, interaction="changes", known_sign=0)
+    return Subnetwork(_with_degrees(G), False, method)
+
+
+__all__ = ["MIN_GROUP_CELLS", "cells_needed", "group_columns", "group_masks", "differential", "regulator_change", "changed_edges",
+           "differential_subnetwork"]

@@ -121,6 +121,7 @@ def enrichment_figure(table: pd.DataFrame, top: int = 15) -> go.Figure:
 
 GROUP_COLORS = px.colors.qualitative.Set2
 UP_COLOR, DOWN_COLOR = "#d62728", "#1f77b4"
+GAINED_COLOR, LOST_COLOR = "#d62728", "#1f77b4"  # differential graphs: stronger in B / in A
 
 
 def axis_scores_figure(table: pd.DataFrame, label_top: int = 6) -> go.Figure:
@@ -195,9 +196,26 @@ _CDN_TAGS = re.compile(r'<link[^>]*href="https?://[^"]*"[^>]*/?>|<script[^>]*src
 _FREEZE = 'network.once("stabilizationIterationsDone", function () { network.setOptions({ physics: false }); });\n'
 
 
+def regulator_change_figure(change: pd.DataFrame, names: tuple[str, str] = ("A", "B"), n: int = 10) -> go.Figure:
+    """The ``n`` largest relative falls and rises of each source's summed out-edge score from
+    group A to group B (:func:`ugrn_core.groups.regulator_change`), as horizontal bars."""
+    ok = change.dropna(subset=["relative"])
+    shown = pd.concat([ok.head(n), ok.tail(n)]).drop_duplicates("source").sort_values("relative")
+    fig = go.Figure(go.Bar(
+        x=100 * shown.relative, y=shown.source, orientation="h",
+        marker_color=[GAINED_COLOR if r > 0 else LOST_COLOR for r in shown.relative],
+        customdata=np.stack([shown.total_A, shown.total_B], axis=1),
+        hovertemplate="%{y}: %{x:+.0f}%<br>" + f"{names[0]}: " + "%{customdata[0]:.3g}<br>" + f"{names[1]}: "
+                      + "%{customdata[1]:.3g}<extra></extra>"))
+    fig.update_layout(height=max(260, 22 * len(shown) + 80), margin=dict(t=30, b=30, l=10, r=10),
+                      xaxis_title=f"summed out-edge score, % change {names[0]} → {names[1]}",
+                      yaxis=dict(type="category"))
+    return fig
+
+
 def network_html(sub: Subnetwork, height_px: int = 620, edge_titles: dict[tuple[str, str], str] | None = None) -> str:
     """Self-contained HTML of ``sub``: seeds orange, edge colour = known (green) or novel
-    (blue), arrow head = predicted sign (arrow: activates; bar and dashes: represses; a
+    (blue) — or, on a differential graph, gained (red) or lost (blue) — arrow head = predicted sign (arrow: activates; bar and dashes: represses; a
     small circle: no call), edge width = score rank within the graph, node size = degree."""
     from pyvis.network import Network
 
@@ -214,9 +232,11 @@ def network_html(sub: Subnetwork, height_px: int = 620, edge_titles: dict[tuple[
     ranks = (pd.Series(scores).rank(pct=True).to_numpy() if len(scores) else scores)
     for (u, v, d), r in zip(G.edges(data=True), ranks):
         title = edge_titles.get((u, v), "") if edge_titles else f"{u} -> {v}: {d.get('score', 0):.3g}"
-        sign = int(d.get("predicted_sign", 0))
+        sign = 1 if "change" in d else int(d.get("predicted_sign", 0))  # a change has a direction, not a sign call
         head = {1: {"to": {"enabled": True, "type": "arrow"}}, -1: {"to": {"enabled": True, "type": "bar"}}}
-        net.add_edge(ids[u], ids[v], color=KNOWN_COLOR if d.get("known") else NOVEL_COLOR, width=1 + 5 * float(r),
+        color = ({"gained": GAINED_COLOR, "lost": LOST_COLOR}[d["change"]] if "change" in d
+                 else KNOWN_COLOR if d.get("known") else NOVEL_COLOR)
+        net.add_edge(ids[u], ids[v], color=color, width=1 + 5 * float(r),
                      title=title, arrows=head.get(sign, {"to": {"enabled": True, "type": "circle", "scaleFactor": 0.4}}),
                      dashes=sign < 0)
     net.set_options("""{"physics": {"solver": "forceAtlas2Based", "stabilization": {"iterations": 250},
@@ -229,5 +249,5 @@ def network_html(sub: Subnetwork, height_px: int = 620, edge_titles: dict[tuple[
 
 __all__ = [
     "qc_figure", "rank_agreement_figure", "pair_response_figure", "roc_pr_figure",
-    "enrichment_figure", "network_html", "axis_scores_figure", "flow_map_figure", "flow_effects_figure",
+    "enrichment_figure", "regulator_change_figure", "network_html", "axis_scores_figure", "flow_map_figure", "flow_effects_figure",
 ]

@@ -23,7 +23,7 @@ CHROMIUM = os.environ.get("UGRN_CHROMIUM", "/usr/bin/chromium")
 # sidebar label -> text that only shows once the page's content has rendered
 PAGES = {"Regulators": "Rows per gene", "Subnetwork": "Top edges per gene", "Benchmark": "Train and evaluate",
          "Pathways": "Top targets to test", "Export": "Download everything",
-         "Perturbation axis": "Spearman ρ, score vs baseline"}
+         "Perturbation axis": "Spearman ρ, score vs baseline", "Compare groups": "Regulators that changed most"}
 
 
 def free_port() -> int:
@@ -92,7 +92,12 @@ def visit(page, name: str) -> None:
     """Go to a page through the sidebar and wait for its content (and, on Subnetwork, the graph)."""
     page.locator("[data-testid='stSidebar'] a", has_text=name).first.click()
     page.wait_for_url(f"**/{name.replace(' ', '_')}", timeout=60_000)
-    page.get_by_text(PAGES[name]).first.wait_for(timeout=300_000)  # the axis page trains a VAE first
+    ready = page.get_by_text(PAGES[name]).first
+    run = page.get_by_role("button", name="Extract both groups")  # Compare groups, when the two networks cost minutes
+    ready.or_(run).first.wait_for(timeout=300_000)  # the axis page trains a VAE first
+    if run.count():
+        run.click()
+    ready.wait_for(timeout=600_000)
     settled(page)
     if name == "Subnetwork":
         page.frame_locator("iframe").first.locator("canvas").first.wait_for(timeout=60_000)

@@ -19,6 +19,7 @@ PAGES = (
     ("pages/4_Pathways.py", "Pathways", "🧪"),
     ("pages/5_Export.py", "Export", "💾"),
     ("pages/6_Perturbation_axis.py", "Perturbation axis", "🧭"),
+    ("pages/7_Compare_groups.py", "Compare groups", "⚖️"),
 )
 
 

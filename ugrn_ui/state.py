@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -40,6 +40,9 @@ class Settings:
     methods: tuple[str, ...] = METHODS
     context: str = ExtractionParams().context  # VVP/GT virtual cells: "cells" or "background"
     scale: str = ExtractionParams().scale  # per-target scaling of Pert/VVP/GT responses (extract/scale.py)
+    n_cell_samples: int = 1  # draws of the cells context's real cells (> 1: each edge's spread between draws)
+    groupby: str = ""  # a cell annotation: the network of one group's cells ("" = all cells)
+    group: str = ""
     network: str = "auto"  # "auto" (the demo truth for the demo), "none", or a path
     matrix: str = "X"  # which matrix holds the expression: "X", a layer's name, or "raw"
     panel: str = PANEL_MODES[0]  # "regulators+hvg" (BEELINE's TFs+N) or "hvg"
@@ -62,11 +65,16 @@ class Settings:
     @property
     def key(self) -> tuple:
         """What the extraction depends on (shared by every session)."""
-        return (*self.panel_key, self.methods, self.context, self.scale)
+        return (*self.panel_key, self.methods, self.context, self.scale, self.n_cell_samples, self.groupby, self.group)
+
+    @property
+    def cost_key(self) -> tuple:
+        """What the cost estimate depends on (a group's cost is its dataset's: the context draws as many cells)."""
+        return (self.panel_key, self.methods, self.context, self.n_cell_samples)
 
     @property
     def params(self) -> ExtractionParams:
-        return ExtractionParams(context=self.context, scale=self.scale)
+        return ExtractionParams(context=self.context, scale=self.scale, n_cell_samples=self.n_cell_samples)
 
     @property
     def session_key(self) -> tuple:
@@ -137,10 +145,10 @@ def cached_network(spec: str):
 
 
 @st.cache_resource(show_spinner="Timing the model on this panel…", max_entries=32)
-def cached_cost(key: tuple) -> CostEstimate:
-    *panel_key, methods, context, _scale = key  # dividing by a spread costs nothing worth timing
+def cached_cost(panel_key: tuple, methods: tuple[str, ...], context: str, n_cell_samples: int = 1) -> CostEstimate:
     prepared = cached_prepared(*panel_key)
-    return estimate_cost(cached_model(panel_key[1]), prepared.panel, methods, params=ExtractionParams(context=context),
+    params = ExtractionParams(context=context, n_cell_samples=n_cell_samples)
+    return estimate_cost(cached_model(panel_key[1]), prepared.panel, methods, params=params,
                          mean_values=prepared.mean_values)
 
 
@@ -160,12 +168,24 @@ def show_problem(exc: Exception) -> None:
         )
 
 
-def load_prepared():
-    """Model and prepared data for the current settings, or a message and stop."""
-    s = settings()
+@st.cache_resource(show_spinner="Selecting the group's cells…", max_entries=16)
+def cached_group(panel_key: tuple, groupby: str, group: str, min_cells: int):
+    from ugrn_core.groups import group_masks
+
+    prepared = cached_prepared(*panel_key)
+    return prepared.subset(group_masks(prepared.adata.obs, groupby, [group], min_cells)[group], groupby, group)
+
+
+def load_prepared(s: Settings | None = None):
+    """Model and prepared data (one group's cells, if chosen) for the settings, or a message and stop."""
+    from ugrn_core.groups import cells_needed
+
+    s = s or settings()
     try:
         model = cached_model(s.model)
         prepared = cached_prepared(*s.panel_key)
+        if s.groupby:
+            prepared = cached_group(s.panel_key, s.groupby, s.group, cells_needed(s.params))
     except UGRNError as exc:
         show_problem(exc)
         st.stop()
@@ -192,7 +212,8 @@ def _run(s: Settings, model, prepared, estimate: CostEstimate) -> GRN:
         done_w += weights[method]
     bar.empty()
     layer, use_raw = matrix_arguments(s.matrix)
-    return GRN.from_extraction(model, prepared, results, s.params, data_label=s.data_label, timings=timings,
+    label = s.data_label + (f" — {s.groupby} = {s.group}" if s.groupby else "")
+    return GRN.from_extraction(model, prepared, results, s.params, data_label=label, timings=timings,
                                layer=layer, use_raw=use_raw)
 
 
@@ -227,23 +248,45 @@ def current_analysis(home: bool = False) -> GRN:
 
 def _extracted(s: Settings, home: bool) -> GRN:
     """The shared extraction for these settings: run now (with a progress bar) or read from the store."""
-    model, prepared = load_prepared()
+    model, prepared = load_prepared(s)
     store = _analysis_store()
     base = store.get(s.key)
     if base is None:
-        estimate = cached_cost(s.key)
-        confirmed = st.session_state.get("confirmed_run") == s.key
+        estimate = cached_cost(*s.cost_key)
+        confirmed = s.key in st.session_state.setdefault("confirmed_runs", set())
         if estimate.total_seconds > AUTO_RUN_SECONDS and not confirmed:
             st.warning(f"Extraction for these settings has not run yet: {estimate.summary()}.")
             if home:
                 if st.button("Run extraction", type="primary"):
-                    st.session_state["confirmed_run"] = s.key
+                    st.session_state["confirmed_runs"].add(s.key)
                     st.rerun()
             else:
                 st.page_link("app.py", label="Start it on the home page", icon="🏠")
             st.stop()
         base = store[s.key] = _run(s, model, prepared, estimate)
     return base
+
+
+def group_ready(s: Settings, groupby: str, group: str) -> bool:
+    """Whether one group's network is extracted, or asked for, already."""
+    key = replace(s, groupby=groupby, group=group).key
+    return key in _analysis_store() or key in st.session_state.get("confirmed_runs", set())
+
+
+def group_result(s: Settings, groupby: str, group: str, confirmed: bool = False) -> GRN:
+    """The network of one group's cells under otherwise the current settings (shared store;
+    ``confirmed``: the user asked for it, so a long extraction runs without another click)."""
+    gs = replace(s, groupby=groupby, group=group)
+    if confirmed:
+        st.session_state.setdefault("confirmed_runs", set()).add(gs.key)
+    base = _extracted(gs, home=False)
+    mine = base.detached()
+    if s.network_spec() is not None:
+        try:
+            mine.attach(network=match_network(cached_network(s.network_spec()), mine.panel, what="the gene panel"))
+        except UGRNError:
+            pass  # the home page says why the network does not fit
+    return mine
 
 
 def page_shell(title: str, icon: str) -> None:
