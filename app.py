@@ -27,6 +27,7 @@ from ugrn_ui.state import (
     update_settings,
 )
 from ugrn_ui.nav import sidebar_nav
+from ugrn_ui.pretrain import apply_pending_model, pretrain_panel
 from ugrn_ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
@@ -271,6 +272,7 @@ def saved_result_home() -> None:
     strongest_edges(analysis)
 
 
+apply_pending_model()  # a model pretrained here, selected before the sidebar's widgets are drawn
 with st.sidebar:
     st.header("Settings")
     opened_result = data_controls()
@@ -292,7 +294,7 @@ if opened_result:
         st.stop()
     saved_result_home()
     st.stop()
-model, prepared = load_prepared()
+model, prepared = load_prepared(home=True)
 cells, genes = qc_tables(prepared.adata, prepared.panel)
 c1, c2, c3, c4 = st.columns(4)
 if prepared.group:
@@ -329,6 +331,9 @@ if metrics:
                    "Regulators page, train longer (`pretrain --epochs`), or load a larger scGPT checkpoint.")
 with st.expander("Model"):
     st.json(model.describe())
+if s.data != "demo":
+    with st.expander("Pretrain a model on this dataset"):
+        pretrain_panel()
 
 st.subheader("Extraction")
 try:

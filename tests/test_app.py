@@ -314,3 +314,33 @@ def test_a_path_that_holds_no_result_says_what_would(tmp_path):
     at.session_state["w_result_path"] = str(tmp_path)
     no_exception(at.run())
     assert any("holds no saved UGRN result" in e.value for e in at.error)
+
+
+def test_pretraining_from_the_app_makes_a_model_that_extraction_then_uses(tmp_path, monkeypatch):
+    """A dataset the built-in model does not know: pretrain here (tiny budget), see the check, extract."""
+    import time
+
+    from test_pretrain_job import unknown_genes_data
+
+    monkeypatch.setenv("UGRN_QUICK_BUDGET_S", "5")
+    path = tmp_path / "novel.h5ad"
+    unknown_genes_data().write_h5ad(path)
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.session_state["w_data_kind"] = "Path on this machine"
+    at.session_state["w_data_path"] = str(path)
+    no_exception(at.run())
+    assert any("known to the model" in e.value for e in at.error)
+    button = [b for b in at.button if b.label == "Pretrain a model on this dataset"][0]
+    no_exception(button.click().run())
+    deadline = time.monotonic() + 240
+    while not any("Model ready" in s.value for s in at.success) and time.monotonic() < deadline:
+        time.sleep(2)
+        no_exception(at.run())
+    assert any("Model ready" in s.value for s in at.success)
+    assert any("Model check" in c.value and "ridge" in c.value for c in at.caption)
+    for _ in range(3):  # the finished job selects its model; the home page then extracts with it
+        no_exception(at.run())
+        if any("ordered gene pairs" in x.value for x in at.success):
+            break
+    assert any("ordered gene pairs" in x.value for x in at.success)
+    assert [r for r in at.sidebar.radio if r.label == "Model"][0].value == "scGPT checkpoint folder"

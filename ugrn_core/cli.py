@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -163,9 +164,9 @@ def _network_sources(spec: str | None) -> set[str] | None:
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from .data.io import read_dataset
-    from .data.preprocess import dense_matrix, preprocess, select_panel, stack_datasets
-    from .data.regulators import MAX_REGULATORS, expressed_regulators
+    from .data.preprocess import preprocess, stack_datasets
     from .models.pretrain import PretrainConfig, contract_message, format_metrics, pretrain, save_pretrained
+    from .models.pretrain_job import recipe_config, training_matrix
 
     sources = [d for item in a.data for d in item.split(",") if d]
     adatas = {}
@@ -174,14 +175,10 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         print(f"Data {src}: {report.summary()}")
         adatas[src] = adata
     if len(adatas) == 1:
-        adata = next(iter(adatas.values()))
-        regs = (expressed_regulators(adata, list(adata.var_names), _network_sources(a.network))
-                if a.panel == "regulators+hvg" else [])
-        genes = select_panel(adata, a.n_genes, regulators=regs, max_regulators=MAX_REGULATORS)
+        X, genes, regs = training_matrix(next(iter(adatas.values())), a.n_genes, _network_sources(a.network), a.panel)
         if regs:
-            print(f"Genes: {len([g for g in genes if g in set(regs)])} expressed regulators + the {a.n_genes} most "
+            print(f"Genes: {len(regs)} expressed regulators + the {a.n_genes} most "
                   "variable other genes (a model scores only the regulators it knows)")
-        X = dense_matrix(adata, genes)
     else:
         X, genes, _ = stack_datasets(adatas, a.n_genes)
         print(f"Stacked {len(adatas)} datasets: {len(X)} cells, {len(genes)} genes in the union "
@@ -192,6 +189,10 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
         lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range),
     )
+    if a.quick:
+        q = recipe_config("quick")
+        cfg = replace(cfg, planned_epochs=q.planned_epochs, min_steps=q.min_steps, max_planned_steps=q.max_planned_steps,
+                      budget_s=min(a.budget, q.budget_s))
     print(f"Pretraining on {len(X)} cells x {len(genes)} genes")
 
     def progress(step: int, total: int, h: dict) -> None:
@@ -461,6 +462,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", required=True, action="append",
                    help="an .h5ad file, a BEELINE ExpressionData.csv, or 'demo'; repeat (or comma-separate) to pretrain on several datasets")
     t.add_argument("--out", required=True, help="checkpoint folder to write")
+    t.add_argument("--quick", action="store_true",
+                   help="the quick recipe: a third of the planned passes, at least 300 steps, a few minutes' budget "
+                        "($UGRN_QUICK_BUDGET_S, default 240 s); accuracy cost in bench/results/pretrain_quick.md")
     t.add_argument("--budget", type=float, default=1200.0,
                    help="time budget in seconds: training plans its steps from the data's size and does not stop "
                         "early while the model is no better than the ridge reference, up to this budget")

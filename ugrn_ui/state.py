@@ -157,15 +157,21 @@ def _analysis_store() -> dict:
     return {}
 
 
-def show_problem(exc: Exception) -> None:
-    """A readable message for a known problem; the two ways out when genes are unknown."""
+def show_problem(exc: Exception, home: bool = False) -> None:
+    """A readable message for a known problem; the ways out when genes are unknown (on the
+    home page, pretraining right here)."""
     st.error(str(exc))
     if isinstance(exc, VocabularyError):
         st.info(
-            "**In this app:** after pretraining (command above), or with a downloaded scGPT checkpoint "
-            "(e.g. *whole-human* from the scGPT repository's model zoo), choose **scGPT checkpoint folder** "
+            "**In this app:** pretrain a model on this dataset below (home page), or, with a downloaded scGPT "
+            "checkpoint (e.g. *whole-human* from the scGPT repository's model zoo), choose **scGPT checkpoint folder** "
             "under *Model* in the home page's sidebar and enter the folder."
         )
+        if home:
+            from ugrn_ui.pretrain import pretrain_panel
+
+            st.subheader("Pretrain a model on this dataset")
+            pretrain_panel()
 
 
 @st.cache_resource(show_spinner="Selecting the group's cells…", max_entries=16)
@@ -176,7 +182,7 @@ def cached_group(panel_key: tuple, groupby: str, group: str, min_cells: int):
     return prepared.subset(group_masks(prepared.adata.obs, groupby, [group], min_cells)[group], groupby, group)
 
 
-def load_prepared(s: Settings | None = None):
+def load_prepared(s: Settings | None = None, home: bool = False):
     """Model and prepared data (one group's cells, if chosen) for the settings, or a message and stop."""
     from ugrn_core.groups import cells_needed
 
@@ -187,7 +193,7 @@ def load_prepared(s: Settings | None = None):
         if s.groupby:
             prepared = cached_group(s.panel_key, s.groupby, s.group, cells_needed(s.params))
     except UGRNError as exc:
-        show_problem(exc)
+        show_problem(exc, home)
         st.stop()
     return model, prepared
 
