@@ -77,7 +77,7 @@ def main() -> int:
     ap.add_argument("--out", default=str(CSV))
     ap.add_argument("--classical", default="pearson,spearman,grnboost", help="baselines (genie3 costs ~13 s per target)")
     ap.add_argument("--controls", action="store_true", help="add the *_random_model and *_permuted_network rows")
-    ap.add_argument("--scales", default="none", help="per-target scalings to compare (none, output_sd, data_sd)")
+    ap.add_argument("--scales", default="none,output_sd", help="per-target scalings to compare (none, output_sd, data_sd)")
     ap.add_argument("--report", action="store_true", help="print the tables from --out, run nothing")
     a = ap.parse_args()
     out = Path(a.out)

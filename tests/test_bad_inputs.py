@@ -36,7 +36,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
 def warm_cache(tmp_path, default_model):
     """A cache holding an earlier result, to check that bad input leaves it alone."""
     cache = FeatureCache(tmp_path / "cache")
-    extract_features("vvp", default_model, DEMO_PANEL[:12], params=ExtractionParams(context="background"), cache=cache)
+    extract_features("vvp", default_model, DEMO_PANEL[:12], params=ExtractionParams(scale="none", context="background"), cache=cache)
     return cache
 
 
@@ -134,7 +134,7 @@ def test_two_sessions_extracting_the_same_key_compute_once(tmp_path, default_mod
 
     def session(name: str) -> None:
         out[name] = extract_features("vvp", default_model, DEMO_PANEL[:16], cache=cache,
-                                     params=ExtractionParams(context="background"))
+                                     params=ExtractionParams(scale="none", context="background"))
 
     threads = [threading.Thread(target=session, args=(n,)) for n in ("a", "b")]
     for t in threads:

@@ -24,7 +24,7 @@ def counting(monkeypatch):
 
 
 def _run(model, genes, cache, **kw):
-    params = ExtractionParams(vvp_values=kw.pop("M", 4), chunk_sources=3, background=kw.pop("bg", None), context="background")
+    params = ExtractionParams(scale="none", vvp_values=kw.pop("M", 4), chunk_sources=3, background=kw.pop("bg", None), context="background")
     return extract_features(kw.pop("method", "vvp"), model, genes, params=params, cache=cache, **kw)
 
 

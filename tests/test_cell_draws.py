@@ -34,7 +34,7 @@ def test_draws_cost_and_only_where_cells_are_drawn(tiny_model, genes):
     cells = _cells(genes)
     pert = extract_features("pert", tiny_model, genes, mean_values=cells.mean(0), cell_values=cells, params=p3)
     assert pert.score_sd is None and "n_cell_samples" not in pert.params
-    bg = extract_features("vvp", tiny_model, genes, params=ExtractionParams(context="background", n_cell_samples=3))
+    bg = extract_features("vvp", tiny_model, genes, params=ExtractionParams(context="background", n_cell_samples=3, scale="none"))
     assert bg.score_sd is None
 
 

@@ -36,7 +36,7 @@ def _context_base(model: FoundationModel, n: int, context: str, folds: int, j: i
                                           ("partition", "constant"), ("partition", "mean"), ("background", "mean")])
 def test_vvp_equals_per_pair_loop(tiny_model, genes, context, fill):
     mean = np.linspace(0.2, 3.0, len(genes)).astype(np.float32)
-    params = ExtractionParams(vvp_values=5, batch_size=4, chunk_sources=3, context=context, mask_folds=3, fill=fill)
+    params = ExtractionParams(scale="none", vvp_values=5, batch_size=4, chunk_sources=3, context=context, mask_folds=3, fill=fill)
     feats = extract_features("vvp", tiny_model, genes, mean_values=mean, params=params)
     grid = tiny_model.value_spec.grid(5)
     visible = mean if fill == "mean" else np.full(len(genes), tiny_model.value_spec.background, np.float32)
@@ -54,7 +54,7 @@ def test_vvp_equals_per_pair_loop(tiny_model, genes, context, fill):
 @pytest.mark.parametrize("context", ["background", "partition"])
 def test_gt_equals_central_finite_differences(genes, context):
     model = make_model(genes, dtype=torch.float64, seed=3)
-    params = ExtractionParams(gt_values=4, batch_size=5, context=context, mask_folds=2)
+    params = ExtractionParams(scale="none", gt_values=4, batch_size=5, context=context, mask_folds=2)
     feats = extract_features("gt", model, genes, params=params)
     grid = model.value_spec.grid(4).astype(np.float64)
     h = 1e-5
@@ -79,7 +79,7 @@ def _real_cells(n_cells: int, n_genes: int, seed: int = 5) -> np.ndarray:
 def test_cells_context_vvp_equals_loop_over_cells(tiny_model, genes):
     cells = _real_cells(3, len(genes))
     mean = cells.mean(axis=0) + 0.1  # the reference value: the dataset mean, not the sample's
-    params = ExtractionParams(vvp_values=4, batch_size=5, chunk_sources=2, context="cells", n_cells=3)
+    params = ExtractionParams(scale="none", vvp_values=4, batch_size=5, chunk_sources=2, context="cells", n_cells=3)
     feats = extract_features("vvp", tiny_model, genes, mean_values=mean, params=params, cell_values=cells)
     grid = tiny_model.value_spec.grid(4)
     for i in range(len(genes)):
@@ -95,7 +95,7 @@ def test_cells_context_vvp_equals_loop_over_cells(tiny_model, genes):
 def test_cells_context_gt_equals_finite_differences_averaged_over_cells(genes):
     model = make_model(genes, dtype=torch.float64, seed=3)
     cells = _real_cells(2, len(genes)).astype(np.float64)
-    params = ExtractionParams(gt_values=3, batch_size=4, context="cells", n_cells=2)
+    params = ExtractionParams(scale="none", gt_values=3, batch_size=4, context="cells", n_cells=2)
     feats = extract_features("gt", model, genes, params=params, cell_values=cells)
     h, worst = 1e-5, 0.0
     for i in range(len(genes)):
@@ -117,7 +117,7 @@ def test_cells_context_reads_a_fixed_sample_and_keys_the_cache_by_it(tiny_model,
     np.testing.assert_array_equal(a, b)  # reproducible: a rerun reads the same cells
     assert len(a) == 6 and len(sample_cells(many[:4], 6)) == 4
     cache = FeatureCache(tmp_path)
-    params = ExtractionParams(vvp_values=3, context="cells", n_cells=6)
+    params = ExtractionParams(scale="none", vvp_values=3, context="cells", n_cells=6)
     first = extract_features("vvp", tiny_model, genes, params=params, cache=cache, cell_values=many)
     other = extract_features("vvp", tiny_model, genes, params=params, cache=cache, cell_values=many[::-1] + 0.5)
     again = extract_features("vvp", tiny_model, genes, params=params, cache=cache, cell_values=many)
@@ -129,7 +129,7 @@ def test_cells_context_reads_a_fixed_sample_and_keys_the_cache_by_it(tiny_model,
 
 def test_perturbation_equals_two_explicit_forwards(tiny_model, genes):
     mean = np.linspace(0.5, 2.5, len(genes)).astype(np.float32)
-    feats = extract_features("pert", tiny_model, genes, mean_values=mean, params=ExtractionParams(batch_size=3))
+    feats = extract_features("pert", tiny_model, genes, mean_values=mean, params=ExtractionParams(scale="none", batch_size=3))
     base = _forward(tiny_model, genes, mean)
     for i in range(len(genes)):
         zeroed = mean.copy()
@@ -141,7 +141,7 @@ def test_embedding_features_sum_and_concat(tiny_model, genes):
     E = tiny_model.gene_embeddings(tiny_model.token_ids(genes)).numpy()
     s = extract_features("emb", tiny_model, genes, sources=["G2", "G5"])
     np.testing.assert_allclose(s.features[1, 3], E[5] + E[3], atol=1e-6)
-    c = extract_features("emb", tiny_model, genes, sources=["G2"], params=ExtractionParams(emb_mode="concat"))
+    c = extract_features("emb", tiny_model, genes, sources=["G2"], params=ExtractionParams(scale="none", emb_mode="concat"))
     np.testing.assert_allclose(c.features[0, 4], np.concatenate([E[2], E[4]]), atol=1e-6)
     cos = E[2] @ E[4] / np.linalg.norm(E[2]) / np.linalg.norm(E[4])
     assert s.score[0, 4] == pytest.approx(cos, abs=1e-5)
@@ -168,7 +168,7 @@ def test_planted_dependency_is_the_strongest_pair(genes, method, context):
     planted = PlantedModel(base.module.cfg, src=2, tgt=5)
     planted.load_state_dict(base.module.state_dict())
     model = FoundationModel(planted, base.vocab, base.value_spec, digest="planted")
-    params = ExtractionParams(context=context, n_cells=4)
+    params = ExtractionParams(scale="none", context=context, n_cells=4)
     score = extract_features(method, model, genes, params=params, cell_values=_real_cells(10, len(genes))).score.copy()
     np.fill_diagonal(score, -np.inf)
     assert np.unravel_index(np.argmax(score), score.shape) == (2, 5)
@@ -181,7 +181,7 @@ def test_sources_outside_panel_are_refused(tiny_model, genes):
 
 def test_progress_reports_reach_total(tiny_model, genes):
     seen = []
-    extract_features("gt", tiny_model, genes, params=ExtractionParams(gt_values=3, batch_size=4, context="background"),
+    extract_features("gt", tiny_model, genes, params=ExtractionParams(scale="none", gt_values=3, batch_size=4, context="background"),
                      progress=lambda d, t: seen.append((d, t)))
     assert seen[-1][0] == seen[-1][1] == len(genes) * 3
     assert all(b[0] >= a[0] for a, b in zip(seen, seen[1:]))

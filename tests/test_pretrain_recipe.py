@@ -54,8 +54,8 @@ def test_attention_pattern_survives_the_checkpoint_and_masked_context_reads_one_
     assert model.module.cfg.hide_masked_keys and model.args[HIDE_MASKED_KEYS] is True
     # In the masked context every non-source gene is hidden, so with this attention pattern a
     # target's prediction depends on the source alone: the same for two panels sharing the pair.
-    a = extract_features("vvp", model, genes, sources=["G0"], params=ExtractionParams(context="masked"))
-    b = extract_features("vvp", model, ["G0", "G3", "G1"], sources=["G0"], params=ExtractionParams(context="masked"))
+    a = extract_features("vvp", model, genes, sources=["G0"], params=ExtractionParams(scale="none", context="masked"))
+    b = extract_features("vvp", model, ["G0", "G3", "G1"], sources=["G0"], params=ExtractionParams(scale="none", context="masked"))
     np.testing.assert_allclose(a.features[0, 3], b.features[0, 1], rtol=1e-4, atol=1e-5)
 
 

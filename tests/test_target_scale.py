@@ -27,7 +27,8 @@ def test_output_sd_divides_each_target_by_the_models_spread(tiny_model, genes, m
     cells = _cells(genes)
     mean = cells.mean(axis=0)
     base = dict(vvp_values=3, gt_values=3, n_cells=4)
-    raw = extract_features(method, tiny_model, genes, mean_values=mean, cell_values=cells, params=ExtractionParams(**base))
+    raw = extract_features(method, tiny_model, genes, mean_values=mean, cell_values=cells,
+                           params=ExtractionParams(scale="none", **base))
     cache = FeatureCache(tmp_path / "c")
     scaled = extract_features(method, tiny_model, genes, mean_values=mean, cell_values=cells,
                               params=ExtractionParams(scale="output_sd", **base), cache=cache)

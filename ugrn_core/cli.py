@@ -410,7 +410,7 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vvp-values", type=int, default=8, help="M, source values swept by VVP")
     p.add_argument("--gt-values", type=int, default=8, help="T, source values where GT takes slopes")
     p.add_argument("--emb-mode", choices=["sum", "concat"], default="sum", help="embedding pair feature: E_i+E_j or [E_i;E_j]")
-    p.add_argument("--scale", choices=["output_sd", "data_sd", "none"], default="none",
+    p.add_argument("--scale", choices=["output_sd", "data_sd", "none"], default="output_sd",
                    help="divide each target's Pert/VVP/GT response by its spread, so scores compare across targets: "
                         "the model's prediction SD over 64 real cells (output_sd), the target's SD in the data "
                         "(data_sd), or raw responses (none)")

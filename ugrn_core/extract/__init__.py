@@ -85,7 +85,7 @@ class ExtractionParams:
     gt_values: int = 8
     value_grid: tuple[float, ...] | None = None
     emb_mode: str = "sum"
-    scale: str = "none"
+    scale: str = "output_sd"
     batch_size: int = 64
     chunk_sources: int = 32
 
