@@ -14,18 +14,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
+from reporting import RESULTS, write_report
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--draws", type=int, default=3)
     ap.add_argument("--n-genes", type=int, default=100)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "cell_draws.md"))
+    ap.add_argument("--out", default=str(RESULTS / "cell_draws.md"))
     a = ap.parse_args()
     import ugrn_core as ug
     from ugrn_core.extract import ExtractionParams, extract_features
@@ -58,10 +56,7 @@ def main() -> int:
         overlap = len(top_set(singles[0]) & top_set(singles[1]))
         lines.append(f"| {method} | {np.median(cv):.3f} | {np.median(cv[top]):.3f} | {overlap} of 100 | {seconds:.0f} s |")
         print(lines[-1], flush=True)
-    text = "\n".join(lines) + "\n"
-    Path(a.out).write_text(text)
-    print(text)
-    return 0
+    return write_report(lines, a.out)
 
 
 if __name__ == "__main__":

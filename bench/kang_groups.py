@@ -13,15 +13,12 @@ page (``ctrl`` → ``stim``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("UGRN_SHARED_DATA", ROOT.parent / "shared" / "data"))
-KANG = SHARED / "datasets" / "kang2018_ifnb_liger_subsample" / "kang2018_ifnb_subsample_counts.h5ad"
+from reporting import KANG, RESULTS, SHARED, kang_missing, write_report
+
 HALLMARK = SHARED / "genesets" / "h.all.v7.0.symbols.gmt"
 TRRUST = SHARED / "networks" / "trrust_rawdata.human.tsv"
 IFN_SETS = ("HALLMARK_INTERFERON_ALPHA_RESPONSE", "HALLMARK_INTERFERON_GAMMA_RESPONSE")
@@ -31,10 +28,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", default="quick")
     ap.add_argument("--n-genes", type=int, default=100)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "kang_groups.md"))
+    ap.add_argument("--out", default=str(RESULTS / "kang_groups.md"))
     a = ap.parse_args()
-    if not KANG.exists():
-        print(f"skip: {KANG} not present")
+    if kang_missing():
         return 0
     import anndata as ad
 
@@ -113,10 +109,7 @@ def main() -> int:
                      f"{sum(g in ifn for g in top_axis)} interferon-response genes; Spearman with the mean-difference "
                      f"baseline {axis.agreement():.2f}.\n")
         lines.append(f"Pathway tests took {t_path:.1f} s.\n")
-    text = "\n".join(lines) + "\n"
-    Path(a.out).write_text(text)
-    print(text)
-    return 0
+    return write_report(lines, a.out)
 
 
 if __name__ == "__main__":

@@ -14,19 +14,15 @@ translators that never saw either gene).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from reporting import KANG, RESULTS, SHARED, kang_missing, write_report
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("UGRN_SHARED_DATA", ROOT.parent / "shared" / "data"))
-KANG = SHARED / "datasets" / "kang2018_ifnb_liger_subsample" / "kang2018_ifnb_subsample_counts.h5ad"
 NETWORKS = {
     "TRRUST": SHARED / "networks" / "trrust_rawdata.human.tsv",
     "DoRothEA (A-C)": SHARED / "networks" / "dorothea" / "dorothea_hs_ABC.tsv",
@@ -57,10 +53,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="a checkpoint folder pretrained on the Kang data")
     ap.add_argument("--n-genes", type=int, default=100, help="most variable genes (the app's default)")
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "kang.md"))
+    ap.add_argument("--out", default=str(RESULTS / "kang.md"))
     a = ap.parse_args()
-    if not KANG.exists():
-        print(f"skip: {KANG} not present")
+    if kang_missing():
         return 0
     import anndata as ad
 
@@ -145,10 +140,7 @@ def main() -> int:
             t = g.targets(r, by="vvp", n=5)
             cells.append(", ".join(f"{x.target}{'*' if x.known else ''}" for x in t.itertuples()))
         lines.append(f"| {r} | {cells[0]} | {cells[1]} |")
-    text = "\n".join(lines) + "\n"
-    Path(a.out).write_text(text)
-    print(text)
-    return 0
+    return write_report(lines, a.out)
 
 
 if __name__ == "__main__":

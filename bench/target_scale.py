@@ -41,7 +41,7 @@ METHODS = ("pert", "vvp", "gt")
 def dataset(name: str, a) -> tuple[str, str, str] | None:
     """(data, network, model) for a set name, or None when the shared data lacks it."""
     if name == "demo":
-        return "demo", "demo", "default"
+        return "demo", "demo", a.demo_model
     if name == "kang":
         return (str(KANG), str(SHARED / "networks" / "collectri" / "collectri_human.csv"), a.kang_model) if KANG.exists() else None
     expr, net = BEELINE / "expression" / name / "TFs+500", BEELINE / "string" / name / "TFs+500"
@@ -127,6 +127,7 @@ def main() -> int:
     ap.add_argument("--n-genes", type=int, default=300)
     ap.add_argument("--classical", default="pearson,grnboost")
     ap.add_argument("--max-regulators", type=int, default=60, help="score a fixed random sample of this many regulators")
+    ap.add_argument("--demo-model", default="default")
     ap.add_argument("--kang-model")
     ap.add_argument("--beeline-model")
     ap.add_argument("--out", default=str(CSV))

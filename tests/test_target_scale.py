@@ -103,3 +103,18 @@ def test_a_saved_result_keeps_its_scaling_and_old_results_read_as_raw(tmp_path):
     meta_path.write_text(json.dumps(meta))
     old = ug.GRN.load(tmp_path / "r")
     assert old.params.scale == "none" and old.response_units() == "model units"
+
+
+def test_on_the_demo_scaled_scores_no_longer_track_abundance():
+    """The issue's bar with the app's panel: Spearman(target's mean VVP score, its mean expression) < 0.3."""
+    from scipy.stats import spearmanr
+
+    import ugrn_core as ug
+
+    grn = ug.tl.extract(ug.datasets.demo(), methods=("vvp",), n_genes=100, key_added=None, progress=False)
+    assert grn.params.scale == "output_sd"
+    f = grn.features["vvp"]
+    score = f.score.astype(float).copy()
+    np.fill_diagonal(score, np.nan)
+    rho = spearmanr(np.nanmean(score, axis=0), grn.expression.mean(axis=0)).statistic
+    assert abs(rho) < 0.3, rho
