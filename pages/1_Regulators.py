@@ -7,6 +7,7 @@ import streamlit as st
 from ugrn_core.errors import UGRNError
 from ugrn_core.evaluate import per_source_metrics
 from ugrn_core.explore import default_score, ranked_regulators, ranked_targets, score_label
+from ugrn_core.export import spreadsheet_csv
 from ugrn_core.graph import rank_agreement
 from ugrn_core.plot import pair_response_figure, rank_agreement_figure
 from ugrn_ui.state import page
@@ -37,7 +38,7 @@ with tab_t:
         table = ranked_targets(edges, sources, by)
         table = table[table["rank"] <= top_n]
         st.dataframe(table, hide_index=True, width="stretch", column_config=number_format, height=min(38 * len(table) + 40, 600))
-        st.download_button("Download these targets (CSV)", table.to_csv(index=False), "ranked_targets.csv", "text/csv")
+        st.download_button("Download these targets (CSV)", spreadsheet_csv(table), "ranked_targets.csv", "text/csv")
         if analysis.network is not None:
             chosen = edges[edges.source.isin(sources)]
             picked = analysis.recovery_pairs(chosen).assign(label=lambda d: d.known.astype(int))

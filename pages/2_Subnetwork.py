@@ -6,6 +6,7 @@ import streamlit as st
 
 from ugrn_core.errors import UGRNError
 from ugrn_core.explore import default_score, edge_descriptions, score_label
+from ugrn_core.export import spreadsheet_csv
 from ugrn_core.graph import subnetwork, to_graphml, to_sif
 from ugrn_core.plot import KNOWN_COLOR, NOVEL_COLOR, SEED_COLOR, network_html
 from ugrn_ui.state import page
@@ -67,4 +68,4 @@ with st.expander(f"Edges of this subnetwork ({len(table)})"):
 d1, d2, d3 = st.columns(3)
 d1.download_button("GraphML (Cytoscape)", to_graphml(sub.graph), "subnetwork.graphml", "application/xml")
 d2.download_button("SIF (Cytoscape)", to_sif(sub.graph), "subnetwork.sif", "text/plain")
-d3.download_button("Edges (CSV)", table.to_csv(index=False), "subnetwork_edges.csv", "text/csv")
+d3.download_button("Edges (CSV)", spreadsheet_csv(table), "subnetwork_edges.csv", "text/csv")

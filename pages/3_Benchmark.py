@@ -8,6 +8,7 @@ from ugrn_core.baselines import CLASSICAL
 from ugrn_core.benchmark import make_benchmark_set, run_benchmark
 from ugrn_core.errors import UGRNError
 from ugrn_core.explore import score_label
+from ugrn_core.export import spreadsheet_csv
 from ugrn_core.plot import roc_pr_figure
 from ugrn_core.translator import TranslatorSet
 from ugrn_ui.state import page, settings
@@ -71,8 +72,8 @@ else:
     st.dataframe(m, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("auroc", "auprc", "auprc_ratio", "epr", "auprc_pr")})
     d1, d2 = st.columns(2)
-    d1.download_button("Download metrics (CSV)", result.metrics.to_csv(index=False), "metrics.csv", "text/csv")
-    d2.download_button("Download held-out predictions (CSV)", result.predictions.to_csv(index=False), "predictions.csv",
+    d1.download_button("Download metrics (CSV)", spreadsheet_csv(result.metrics), "metrics.csv", "text/csv")
+    d2.download_button("Download held-out predictions (CSV)", spreadsheet_csv(result.predictions), "predictions.csv",
                        "text/csv", help="Every held-out pair: label, balanced-sample flag and each method's probability or score.")
     methods = [c for c in m.method if not c.endswith("_logreg_prob")]
     shown = st.multiselect("Curves for", methods, default=[c for c in ("ensemble", "vvp_prob", "gt_prob", "pearson") if c in methods] or methods[:3])

@@ -6,6 +6,7 @@ import streamlit as st
 
 from ugrn_core.errors import UGRNError
 from ugrn_core.explore import default_score, ranked_targets, score_label
+from ugrn_core.export import spreadsheet_csv
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import enrichment_figure
 from ugrn_ui.state import choose_gene_sets, page
@@ -56,6 +57,6 @@ left.dataframe(table, hide_index=True, width="stretch", height=420,
                               "expected": st.column_config.NumberColumn(format="%.2f"),
                               "fold": st.column_config.NumberColumn(format="%.1f")})
 right.plotly_chart(enrichment_figure(table), width="stretch")
-st.download_button("Download enrichment (CSV)", table.to_csv(index=False), f"enrichment_{source}.csv", "text/csv")
+st.download_button("Download enrichment (CSV)", spreadsheet_csv(table), f"enrichment_{source}.csv", "text/csv")
 with st.expander("The tested targets"):
     st.write(", ".join(top.target))

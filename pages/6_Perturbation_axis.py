@@ -17,6 +17,7 @@ from ugrn_core.data.io import read_dataset
 from ugrn_core.data.matrix import matrix_arguments, use_matrix
 from ugrn_core.data.preprocess import preprocess
 from ugrn_core.errors import UGRNError
+from ugrn_core.export import spreadsheet_csv
 from ugrn_core.extract.cost import eta_seconds, format_seconds
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import axis_scores_figure, enrichment_figure, flow_effects_figure, flow_map_figure
@@ -143,7 +144,7 @@ with tab_rank:
                                   "baseline": st.column_config.NumberColumn(format="%.3f"),
                                   "baseline_rank": st.column_config.NumberColumn("rank by |baseline|")})
     right.plotly_chart(axis_scores_figure(table), width="stretch")
-    st.download_button("Download gene scores (CSV)", table.to_csv(index=False),
+    st.download_button("Download gene scores (CSV)", spreadsheet_csv(table),
                        f"gene_scores_{source}_to_{target}.csv", "text/csv")
     st.caption("Sorted by |score|; positive genes rise from "
                f"**{source}** to **{target}**, negative ones fall. The same table comes from "
@@ -197,7 +198,7 @@ with tab_flow:
     if head:
         p0, p1 = vae.label_probability(path[0]).mean(), vae.label_probability(path[-1]).mean()
         st.caption(f"The label head puts these cells at P({target}) = {p0:.2f} at the start and {p1:.2f} at the end.")
-    st.download_button("Download decoded changes (CSV)", effects.to_csv(index=False), "flow_effects.csv", "text/csv")
+    st.download_button("Download decoded changes (CSV)", spreadsheet_csv(effects), "flow_effects.csv", "text/csv")
 
 with tab_path:
     spec = s.network_spec()

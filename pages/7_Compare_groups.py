@@ -8,6 +8,7 @@ import streamlit as st
 
 from ugrn_core.errors import UGRNError
 from ugrn_core.explore import score_label
+from ugrn_core.export import spreadsheet_csv
 from ugrn_core.extract import METHOD_LABELS, METHODS
 from ugrn_core.groups import changed_edges, differential, differential_subnetwork, group_columns, regulator_change
 from ugrn_core.plot import GAINED_COLOR, LOST_COLOR, network_html, regulator_change_figure
@@ -110,4 +111,4 @@ if not has_stat:
     st.caption("Ranked by the size of the change. With *Cell draws* above 1 on the home page, VVP/GT edges are "
                "ranked by the change over its spread between draws of cells, which says which changes are larger "
                "than the cells drawn would make them.")
-st.download_button("differential.csv (every pair and score)", diff.to_csv(index=False), "differential.csv", "text/csv")
+st.download_button("differential.csv (every pair and score)", spreadsheet_csv(diff), "differential.csv", "text/csv")

@@ -89,3 +89,19 @@ def test_export_bundle_opens_in_other_tools(analysis):
     assert manifest["export"] == {"ranked_by": "vvp", "network_edges": 40}
     with zipfile.ZipFile(io.BytesIO(zip_bundle(files))) as zf:
         assert sorted(zf.namelist()) == sorted(files)
+
+
+def test_spreadsheet_downloads_cannot_start_a_formula():
+    import pandas as pd
+
+    from ugrn_core.export import spreadsheet_csv
+
+    df = pd.DataFrame({"source": ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-A", "@SUM(A1)", "\tTAB", "STAT1", "IL-6"],
+                       "score": [-0.5, 1.0, -2.0, 0.0, 3.0, 4.0, 5.0]})
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(spreadsheet_csv(df))))[1:]
+    assert [r[0] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-A", "'@SUM(A1)", "'\tTAB", "STAT1", "IL-6"]
+    assert [r[1] for r in rows][:3] == ["-0.5", "1.0", "-2.0"]  # numbers untouched
+    assert df.source[0].startswith("=")  # the caller's table is not changed
