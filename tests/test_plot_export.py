@@ -105,3 +105,16 @@ def test_spreadsheet_downloads_cannot_start_a_formula():
     assert [r[0] for r in rows] == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'-A", "'@SUM(A1)", "'\tTAB", "STAT1", "IL-6"]
     assert [r[1] for r in rows][:3] == ["-0.5", "1.0", "-2.0"]  # numbers untouched
     assert df.source[0].startswith("=")  # the caller's table is not changed
+
+
+def test_regulator_change_bars_are_log2_fold_changes():
+    import numpy as np
+    import pandas as pd
+
+    from ugrn_core.plot import regulator_change_figure
+
+    c = pd.DataFrame({"source": ["down", "same", "up"], "total_A": [1.0, 2.0, 0.5], "total_B": [0.125, 2.0, 4.0]})
+    c["delta"] = c.total_B - c.total_A
+    c["relative"] = c.delta / c.total_A
+    bars = regulator_change_figure(c, ("ctrl", "stim")).data[0]
+    assert list(bars.y) == ["down", "same", "up"] and np.allclose(bars.x, [-3.0, 0.0, 3.0])  # halvings and doublings alike

@@ -197,18 +197,20 @@ _FREEZE = 'network.once("stabilizationIterationsDone", function () { network.set
 
 
 def regulator_change_figure(change: pd.DataFrame, names: tuple[str, str] = ("A", "B"), n: int = 10) -> go.Figure:
-    """The ``n`` largest relative falls and rises of each source's summed out-edge score from
-    group A to group B (:func:`ugrn_core.groups.regulator_change`), as horizontal bars."""
+    """The ``n`` largest falls and rises of each source's summed out-edge score from group A
+    to group B (:func:`ugrn_core.groups.regulator_change`) as horizontal bars on a log2 scale,
+    so a halving and a doubling look alike; the hover gives the % change and both sums."""
     ok = change.dropna(subset=["relative"])
     shown = pd.concat([ok.head(n), ok.tail(n)]).drop_duplicates("source").sort_values("relative")
+    log2 = np.log2(np.clip(shown.total_B.to_numpy(float), 1e-12, None) / np.clip(shown.total_A.to_numpy(float), 1e-12, None))
     fig = go.Figure(go.Bar(
-        x=100 * shown.relative, y=shown.source, orientation="h",
+        x=log2, y=shown.source, orientation="h",
         marker_color=[GAINED_COLOR if r > 0 else LOST_COLOR for r in shown.relative],
-        customdata=np.stack([shown.total_A, shown.total_B], axis=1),
-        hovertemplate="%{y}: %{x:+.0f}%<br>" + f"{names[0]}: " + "%{customdata[0]:.3g}<br>" + f"{names[1]}: "
-                      + "%{customdata[1]:.3g}<extra></extra>"))
+        customdata=np.stack([100 * shown.relative, shown.total_A, shown.total_B], axis=1),
+        hovertemplate="%{y}: %{customdata[0]:+.0f}%<br>" + f"{names[0]}: " + "%{customdata[1]:.3g}<br>" + f"{names[1]}: "
+                      + "%{customdata[2]:.3g}<extra></extra>"))
     fig.update_layout(height=max(260, 22 * len(shown) + 80), margin=dict(t=30, b=30, l=10, r=10),
-                      xaxis_title=f"summed out-edge score, % change {names[0]} → {names[1]}",
+                      xaxis_title=f"log2 fold change of the summed out-edge score, {names[0]} → {names[1]}",
                       yaxis=dict(type="category"))
     return fig
 
