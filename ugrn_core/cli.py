@@ -180,9 +180,15 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
             print(f"Genes: {len(regs)} expressed regulators + the {a.n_genes} most "
                   "variable other genes (a model scores only the regulators it knows)")
     else:
-        X, genes, _ = stack_datasets(adatas, a.n_genes)
+        # each dataset's own panel, chosen as for one dataset (its expressed regulators first)
+        from .pipeline import _use_symbols
+
+        adatas = {src: _use_symbols(adata) for src, adata in adatas.items()}  # symbols, as extraction maps genes
+        panels = {src: training_matrix(adata, a.n_genes, None, a.panel)[1] for src, adata in adatas.items()}
+        X, genes, labels = stack_datasets(adatas, a.n_genes, panels)
         print(f"Stacked {len(adatas)} datasets: {len(X)} cells, {len(genes)} genes in the union "
-              f"(each dataset's {a.n_genes} most variable; unmeasured genes are never shown to the model)")
+              f"(each dataset's {'expressed regulators + ' if a.panel == 'regulators+hvg' else ''}{a.n_genes} most "
+              "variable genes; genes a dataset did not measure are never shown to the model)")
     cfg = PretrainConfig(
         epochs=a.epochs, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
         d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
@@ -199,7 +205,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         print(f"  step {step:5d}/{total}  train loss {h['train_loss']:.4f}  held-out {h['val_mse']:.4f}  {h['seconds']:.0f} s",
               flush=True)
 
-    result = pretrain(X, genes, cfg, device=a.device, progress=progress, announce=lambda text: print(text, flush=True))
+    result = pretrain(X, genes, cfg, device=a.device, progress=progress, announce=lambda text: print(text, flush=True),
+                      labels=None if len(adatas) == 1 else labels)
     folder = save_pretrained(result, a.out, data_description=",".join(sources))
     print(format_metrics(result.metrics))
     print(f"Wrote checkpoint folder {folder} (args.json, vocab.json, best_model.pt, metrics.json); use it with --model {folder}")

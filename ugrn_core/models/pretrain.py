@@ -238,17 +238,43 @@ def _gene_stats(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean.astype(np.float32), np.maximum(sd, 0.05).astype(np.float32)
 
 
-def _comparison(model, ids, V_t, groups, which: str, spec, cls_id) -> float:
-    se = n = 0.0
+def _group_errors(model, ids, V_t, groups, which: str, spec, cls_id) -> list[tuple[float, int]]:
+    """Per group, the model's summed squared error and count on the ``which`` cells' masks."""
+    out = []
     for g in groups:
         cells = getattr(g, which)
         mask = getattr(g, f"{which}_mask")
         if len(cells) and mask.any():
             cols_t = torch.as_tensor(g.cols, device=V_t.device)
-            s_, n_ = masked_error(model, ids[cols_t], V_t[torch.as_tensor(cells, device=V_t.device)][:, cols_t],
-                                  torch.as_tensor(mask, device=V_t.device), spec, cls_id, total=True)
-            se, n = se + s_, n + n_
-    return se / max(n, 1)
+            out.append(masked_error(model, ids[cols_t], V_t[torch.as_tensor(cells, device=V_t.device)][:, cols_t],
+                                    torch.as_tensor(mask, device=V_t.device), spec, cls_id, total=True))
+        else:
+            out.append((0.0, 0))
+    return out
+
+
+def _comparison(model, ids, V_t, groups, which: str, spec, cls_id) -> float:
+    errors = _group_errors(model, ids, V_t, groups, which, spec, cls_id)
+    return sum(float(s) for s, _ in errors) / max(sum(int(n) for _, n in errors), 1)
+
+
+def _per_dataset(errors, groups, references, labels) -> list[dict]:
+    """The held-out comparison of each stacked dataset (availability group) on its own, so a
+    pooled model shows where it learned and where it did not."""
+    rows = []
+    for g, (se, n), ref in zip(groups, errors, references):
+        if not n or not ref["n_masked"]:
+            continue
+        mse = float(se) / int(n)
+        cells = np.concatenate([g.train, g.select, g.check])
+        rows.append({
+            "dataset": str(labels[cells[0]]) if labels is not None else f"group {len(rows)}",
+            "cells": int(len(g.train) + len(g.select) + len(g.check)), "genes": int(len(g.cols)),
+            "mse_model": mse, "mse_gene_mean": ref["mse_gene_mean"], "mse_ridge": ref["mse_ridge"],
+            "skill_vs_gene_mean": 1.0 - mse / max(ref["mse_gene_mean"], 1e-12),
+            "skill_vs_ridge": 1.0 - mse / max(ref["mse_ridge"], 1e-12),
+        })
+    return rows
 
 
 def pretrain(
@@ -258,11 +284,13 @@ def pretrain(
     device: str = "auto",
     progress: Callable[[int, int, dict], None] | None = None,
     announce: Callable[[str], None] | None = None,
+    labels: np.ndarray | None = None,
 ) -> PretrainResult:
     """Train on log-normalised expression ``X_lognorm`` (cells x genes).
 
     NaN marks a gene not measured in a cell's dataset: several datasets with different
-    gene sets can be stacked and pretrained together (see ``stack_datasets``).
+    gene sets can be stacked and pretrained together (see ``stack_datasets``, whose
+    per-cell dataset ``labels`` name the per-dataset rows of ``metrics["per_dataset"]``).
     ``progress(step, planned_steps, record)`` is called at every held-out evaluation;
     ``announce(text)`` once before the first step, with the recipe and why.
     """
@@ -287,7 +315,8 @@ def pretrain(
     loop = _train(model, ids, V_t, groups, plan, cfg, spec, cls_id, select_ref, progress)
     model.eval().cpu()
 
-    check = _comparison(model, ids.cpu(), V_t.cpu(), groups, "check", spec, cls_id)
+    errors = _group_errors(model, ids.cpu(), V_t.cpu(), groups, "check", spec, cls_id)
+    check = sum(float(s) for s, _ in errors) / max(sum(int(n) for _, n in errors), 1)
     ref = references["check"]
     mse_mean, mse_ridge = ref["mse_gene_mean"], ref["mse_ridge"]
     skill_ridge = 1.0 - check / max(mse_ridge, 1e-12)
@@ -313,6 +342,8 @@ def pretrain(
         "device": str(dev),
         "config": asdict(cfg),
     }
+    if len(groups) > 1:
+        metrics["per_dataset"] = _per_dataset(errors, groups, references["check_groups"], labels)
     return PretrainResult(model, vocab, spec, metrics)
 
 
@@ -335,6 +366,7 @@ def _prepare_groups(V_all, train_idx, select_idx, check_idx, cfg: PretrainConfig
     per_group = max(1, cfg.baseline_genes // len(group_genes))
     groups = []
     totals = {"select": [0.0, 0.0, 0], "check": [0.0, 0.0, 0]}
+    check_groups = []
     for gi, cols in enumerate(group_genes):
         cells = {k: idx[group[idx] == gi] for k, idx in (("train", train_idx), ("select", select_idx), ("check", check_idx))}
         for k in ("select", "check"):  # a bounded evaluation: a seeded sample of cells
@@ -347,6 +379,7 @@ def _prepare_groups(V_all, train_idx, select_idx, check_idx, cfg: PretrainConfig
             m[:, pick] = gen.random((len(cells[k]), len(pick))) < cfg.mask_ratio
             masks[k] = m
         groups.append(_Group(cells["train"], cells["select"], cells["check"], cols, pick, masks["select"], masks["check"]))
+        own = {"mse_gene_mean": 0.0, "mse_ridge": 0.0, "n_masked": 0}
         if len(cells["train"]) and (len(cells["select"]) or len(cells["check"])):
             Vtr = V_all[cells["train"]][:, cols]
             evals = [(V_all[cells[k]][:, cols], masks[k]) for k in ("select", "check")]
@@ -355,8 +388,13 @@ def _prepare_groups(V_all, train_idx, select_idx, check_idx, cfg: PretrainConfig
                 t[0] += r["se_gene_mean"]
                 t[1] += r["se_ridge"]
                 t[2] += r["n_masked"]
+                if k == "check" and r["n_masked"]:
+                    own = {"mse_gene_mean": r["se_gene_mean"] / r["n_masked"], "mse_ridge": r["se_ridge"] / r["n_masked"],
+                           "n_masked": r["n_masked"]}
+        check_groups.append(own)
     refs = {k: {"mse_gene_mean": t[0] / max(t[2], 1), "mse_ridge": t[1] / max(t[2], 1), "n_masked": t[2]}
             for k, t in totals.items()}
+    refs["check_groups"] = check_groups
     return groups, refs
 
 
@@ -493,6 +531,9 @@ def format_metrics(m: dict) -> str:
         f"model {m['mse_model']:.4f} | gene mean {m['mse_gene_mean']:.4f} | ridge {m['mse_ridge']:.4f} "
         f"(skill vs mean {m['skill_vs_gene_mean']:+.1%}, vs ridge {m['skill_vs_ridge']:+.1%}; "
         f"{length}, {m['train_seconds']} s)"
+    ) + "".join(
+        f"\n  {r['dataset']}: model {r['mse_model']:.4f} | gene mean {r['mse_gene_mean']:.4f} | ridge "
+        f"{r['mse_ridge']:.4f} (vs ridge {r['skill_vs_ridge']:+.1%})" for r in m.get("per_dataset", [])
     )
 
 
