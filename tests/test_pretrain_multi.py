@@ -11,7 +11,7 @@ import numpy as np
 from ugrn_core.cli import main
 from ugrn_core.data.preprocess import stack_datasets
 from ugrn_core.models.foundation import load_model
-from ugrn_core.models.pretrain import PretrainConfig, availability_groups, pretrain
+from ugrn_core.models.pretrain import PretrainConfig, availability_groups, format_metrics, pretrain
 
 
 def _lognorm(genes, n_cells, seed):
@@ -35,12 +35,22 @@ def test_stack_marks_unmeasured_genes_and_groups_recover_datasets():
 
 
 def test_pretrain_on_stacked_data_trains_and_scores_per_dataset():
-    X, genes, _ = stack_datasets({"a": _lognorm(list("ABCDEF"), 60, 0), "b": _lognorm(list("DEFGH"), 60, 1)}, 10)
-    res = pretrain(X, genes, PretrainConfig(epochs=2, nlayers=1, d_model=16, nhead=2, d_hid=32, baseline_genes=6), device="cpu")
+    X, genes, labels = stack_datasets({"a": _lognorm(list("ABCDEF"), 60, 0), "b": _lognorm(list("DEFGH"), 90, 1)}, 10)
+    res = pretrain(X, genes, PretrainConfig(epochs=2, nlayers=1, d_model=16, nhead=2, d_hid=32, baseline_genes=6),
+                   device="cpu", labels=labels)
     m = res.metrics
     assert m["datasets"] == 2 and len(res.vocab.genes) == 8
     assert all(math.isfinite(h["train_loss"]) and math.isfinite(h["val_mse"]) for h in m["history"])
     assert math.isfinite(m["mse_model"]) and m["n_masked"] > 0
+    # each set's own check: named by its label, sized by its cells, and pooling back to the overall figures
+    rows = {r["dataset"]: r for r in m["per_dataset"]}
+    assert set(rows) == {"a", "b"} and rows["a"]["cells"] == 60 and rows["b"]["cells"] == 90
+    assert rows["a"]["genes"] == 6 and rows["b"]["genes"] == 5
+    lo, hi = sorted(r["mse_model"] for r in rows.values())
+    assert lo - 1e-9 <= m["mse_model"] <= hi + 1e-9
+    for r in rows.values():
+        assert math.isclose(r["skill_vs_ridge"], 1 - r["mse_model"] / r["mse_ridge"])
+    assert "  a: model" in format_metrics(m) and "  b: model" in format_metrics(m)
 
 
 def test_cli_pretrain_accepts_several_datasets(tmp_path, capsys):
