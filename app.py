@@ -315,6 +315,8 @@ with st.expander("Quality control", expanded=False):
     st.plotly_chart(qc_figure(cells, genes), width="stretch")
 with st.expander(f"Vocabulary coverage — {prepared.mapping.summary()}"):
     dropped = prepared.mapping.dropped
+    if model.choice:
+        st.caption(model.choice[0].upper() + model.choice[1:] + ".")
     st.write(f"{len(dropped)} gene(s) are unknown to **{model.name}** and were dropped" + (":" if dropped else "."))
     if dropped:
         st.code(", ".join(dropped[:2000]) + (" …" if len(dropped) > 2000 else ""), language=None)

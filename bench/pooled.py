@@ -60,6 +60,13 @@ def pretrain(names: list[str], out: Path, budget: float) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
+def relabel(folder: Path) -> None:
+    """Name the source sets relative to the shared data, not by this machine's paths."""
+    for name in ("args.json", "metrics.json"):
+        path = folder / name
+        path.write_text(path.read_text().replace(str(SHARED.resolve()), "../shared/data").replace(str(SHARED), "../shared/data"))
+
+
 def benchmark(name: str, model: Path, out: Path, n_genes: int, train: str | None = None) -> dict:
     """Balanced-negative AUROC / AUPRC per method (unseen pairs only in the dataset split)."""
     data, network, _ = REAL_SETS[name]
@@ -181,6 +188,7 @@ def main() -> int:
 
         shutil.rmtree(SHIPPED, ignore_errors=True)
         shutil.copytree(work / "ship", SHIPPED)
+        relabel(SHIPPED)
         print(f"Wrote {SHIPPED}")
         return 0
     run_part(a.part, sets, work, a.budget, a.n_genes, [n for n in a.only.split(",") if n])

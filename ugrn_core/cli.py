@@ -51,14 +51,28 @@ def _score_help() -> str:
     return "edges.csv score per method (untrained): " + "; ".join(f"{m}: {h}" for m, h in SCORE_HELP.items())
 
 
+def _load_model(a: argparse.Namespace, data: str | None = None):
+    """The model of ``--model``; for ``default``, the built-in model that knows ``data``'s genes."""
+    from .data.gene_ids import symbol_names
+    from .data.io import read_dataset
+    from .models.foundation import load_model
+
+    genes = None
+    if str(a.model) == "default" and data and data != "demo":
+        genes = symbol_names(read_dataset(data, backed=True))  # names only: an .h5ad is not loaded
+    model = load_model(a.model, device=a.device, precision=a.precision, genes=genes)
+    print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
+    if model.choice:
+        print(f"  {model.choice}")
+    return model
+
+
 def cmd_extract(a: argparse.Namespace) -> int:
     from .extract import FeatureCache
-    from .models.foundation import load_model
     from .pipeline import prepare_data
 
     t0 = time.perf_counter()
-    model = load_model(a.model, device=a.device, precision=a.precision)
-    print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
+    model = _load_model(a, a.data)
     keep = [g for g in (a.genes or "").split(",") if g]
     prepared = prepare_data(a.data, model, n_genes=a.n_genes, keep_genes=keep, min_coverage=a.min_coverage, panel=a.panel,
                             layer=a.layer, use_raw=a.use_raw)
@@ -219,14 +233,12 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 def cmd_benchmark(a: argparse.Namespace) -> int:
     from .benchmark import load_benchmark_set, run_benchmark
     from .extract import FeatureCache
-    from .models.foundation import load_model
     from .translator import TranslatorConfig, TranslatorSet
 
     t0 = time.perf_counter()
     if a.split == "dataset" and not a.translator and not (a.train_data and a.train_network):
         raise UGRNError("--split dataset needs --train-data and --train-network (or --translator DIR from an earlier run).")
-    model = load_model(a.model, device=a.device, precision=a.precision)
-    print(f"Model: {model.name} ({model.n_params:,} parameters) on {model.device}")
+    model = _load_model(a, a.data)
     test = load_benchmark_set(a.data, a.network, model, a.n_genes, a.min_coverage, name=a.name or a.data)
     print(f"Test set  {test.summary()}")
     train = None
@@ -269,12 +281,10 @@ def cmd_predict(a: argparse.Namespace) -> int:
     from .crossfit import cross_fit, edges_with_out_of_fold
     from .evaluate import auroc
     from .extract import FeatureCache
-    from .models.foundation import load_model
     from .translator import TranslatorConfig
 
     t0 = time.perf_counter()
-    model = load_model(a.model, device=a.device, precision=a.precision)
-    print(f"Model: {model.name} ({model.n_params:,} parameters) on {model.device}")
+    model = _load_model(a, a.data)
     bset = load_benchmark_set(a.data, a.network, model, a.n_genes, a.min_coverage, name=a.data)
     print(f"Data      {bset.summary()}")
     panel = bset.prepared.panel

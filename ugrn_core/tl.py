@@ -3,6 +3,7 @@ also kept in ``adata.uns[key_added]`` so ``write_h5ad`` saves it with the data."
 
 from __future__ import annotations
 
+import logging
 import time
 
 import anndata as ad
@@ -11,6 +12,8 @@ import pandas as pd
 from .extract import METHODS, ExtractionParams, FeatureCache
 from .grn import GRN, UNS_KEY
 from .progress import StageBars
+
+log = logging.getLogger(__name__)
 
 
 def _network(network, panel: list[str]):
@@ -48,7 +51,9 @@ def extract(
         Cells x genes: raw counts or log-normalised values (a scaled ``X`` is refused; then
         name the matrix with ``layer`` or ``use_raw``). Not modified, except ``uns[key_added]``.
     model
-        ``"default"``, a checkpoint folder, or a model from :func:`ugrn_core.models.load`.
+        ``"default"`` (the built-in model that knows the data's genes: the demo model, or the
+        pooled real-gene model for human/mouse data), a checkpoint folder, or a model from
+        :func:`ugrn_core.models.load`.
     methods
         Any of ``"pert"``, ``"emb"``, ``"vvp"``, ``"gt"``.
     n_genes
@@ -82,11 +87,15 @@ def extract(
     The :class:`~ugrn_core.grn.GRN`; ``GRN.from_anndata(adata, key_added)`` reads it back.
     With ``groupby``: ``{group: GRN}``, stored under ``uns[f"{key_added}_{group}"]``.
     """
+    from .data.gene_ids import symbol_names
     from .models.foundation import FoundationModel, load_model
     from .pipeline import prepare_data, run_extraction
 
     t0 = time.perf_counter()
-    fm = model if isinstance(model, FoundationModel) else load_model(model)
+    # "default": the built-in model that knows these genes (demo or pooled real-gene model)
+    fm = model if isinstance(model, FoundationModel) else load_model(model, genes=symbol_names(adata))
+    if fm.choice:
+        log.info(fm.choice)
     prepared = prepare_data(adata, fm, n_genes=n_genes, keep_genes=genes, panel=panel, layer=layer, use_raw=use_raw)
     bars = StageBars(desc=lambda m: f"{m:>4}", unit="cell") if progress else None
     params = params or ExtractionParams()

@@ -93,8 +93,15 @@ def update_settings(**changes) -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def cached_model(spec: str):
-    return load_model(spec)
+def cached_model(spec: str, data: str | None = None):
+    """The model; for ``default``, the built-in model that knows ``data``'s genes."""
+    genes = None
+    if spec == "default" and data and data != "demo":
+        from ugrn_core.data.gene_ids import symbol_names
+        from ugrn_core.data.io import read_dataset
+
+        genes = symbol_names(read_dataset(data, backed=True))
+    return load_model(spec, genes=genes)
 
 
 @st.cache_resource(show_spinner="Reading, normalising and mapping the data…", max_entries=8)
@@ -102,7 +109,7 @@ def cached_prepared(data: str, model_spec: str, n_genes: int, keep: tuple[str, .
                     matrix: str = "X"):
     extra = set(cached_network(regulators_from).source) if regulators_from else None
     layer, use_raw = matrix_arguments(matrix)
-    return prepare_data(data, cached_model(model_spec), n_genes=n_genes, keep_genes=list(keep), panel=panel,
+    return prepare_data(data, cached_model(model_spec, data), n_genes=n_genes, keep_genes=list(keep), panel=panel,
                         network_regulators=extra, layer=layer, use_raw=use_raw)
 
 
@@ -148,7 +155,7 @@ def cached_network(spec: str):
 def cached_cost(panel_key: tuple, methods: tuple[str, ...], context: str, n_cell_samples: int = 1) -> CostEstimate:
     prepared = cached_prepared(*panel_key)
     params = ExtractionParams(context=context, n_cell_samples=n_cell_samples)
-    return estimate_cost(cached_model(panel_key[1]), prepared.panel, methods, params=params,
+    return estimate_cost(cached_model(panel_key[1], panel_key[0]), prepared.panel, methods, params=params,
                          mean_values=prepared.mean_values)
 
 
@@ -188,7 +195,7 @@ def load_prepared(s: Settings | None = None, home: bool = False):
 
     s = s or settings()
     try:
-        model = cached_model(s.model)
+        model = cached_model(s.model, s.panel_key[0])
         prepared = cached_prepared(*s.panel_key)
         if s.groupby:
             prepared = cached_group(s.panel_key, s.groupby, s.group, cells_needed(s.params))

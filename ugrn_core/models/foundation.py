@@ -43,6 +43,7 @@ class FoundationModel:
     ignored_keys: list[str] = field(default_factory=list)
     path: Path | None = None
     precision: str = "fp32"
+    choice: str = ""  # for ``default``: which built-in model, and why
 
     def __post_init__(self) -> None:
         self.module.eval()
@@ -120,6 +121,7 @@ class FoundationModel:
         cfg = self.module.cfg
         return {
             "name": self.name,
+            **({"choice": self.choice} if self.choice else {}),
             "path": str(self.path) if self.path else None,
             "digest": self.digest[:16],
             "layers": cfg.nlayers,
@@ -134,16 +136,22 @@ class FoundationModel:
 
 
 def load_model(
-    spec: str | Path = "default", device: str | torch.device | None = "auto", precision: str = "fp32"
+    spec: str | Path = "default", device: str | torch.device | None = "auto", precision: str = "fp32",
+    genes: list[str] | None = None,
 ) -> FoundationModel:
-    """Load ``"default"`` (the built-in model) or an scGPT checkpoint folder."""
-    folder = DEFAULT_MODEL_DIR if str(spec) == "default" else Path(spec).expanduser()
+    """Load ``"default"`` (the built-in model that knows most of ``genes``: the demo model, or
+    the pooled real-gene model for real data) or an scGPT checkpoint folder."""
+    from .builtin import choose_builtin
+
+    choice = choose_builtin(genes) if str(spec) == "default" else None
+    folder = choice.folder if choice else Path(spec).expanduser()
     module, vocab, value_spec, args, info = read_checkpoint(folder)
     model = FoundationModel(
         module=module,
         vocab=vocab,
         value_spec=value_spec,
-        name="default" if str(spec) == "default" else folder.name,
+        name=("default" if choice.name == "demo" else f"default:{choice.name}") if choice else folder.name,
+        choice=choice.reason if choice else "",
         digest=info["digest"],
         args=args,
         ignored_keys=info["ignored_keys"],
