@@ -1,0 +1,61 @@
+"""The hand-written forward-mode pass equals torch's generic jvp on every model variant."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel
+from ugrn_core.models.tangent import forward_with_tangent
+
+
+def _model(**variant) -> ScGPTModel:
+    torch.manual_seed(0)
+    model = ScGPTModel(ScGPTConfig(ntoken=30, d_model=16, nhead=4, d_hid=24, nlayers=2, dropout=0.1, max_value=3.0,
+                                   **variant)).double().eval()
+    if variant.get("gene_affine"):
+        model.set_gene_affine(torch.arange(30), torch.linspace(0, 2, 30), torch.linspace(0.5, 1.5, 30))
+    return model
+
+
+@pytest.mark.parametrize("variant", [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True}],
+                         ids=["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine"])
+def test_forward_with_tangent_equals_torch_jvp(variant):
+    model = _model(**variant)
+    gen = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 30, (5, 12), generator=gen)
+    values = torch.rand(5, 12, generator=gen, dtype=torch.float64) * 4  # some above max_value: clamped
+    values[:, 3] = -1.0  # a masked gene (hidden when the variant hides masked keys)
+    tangent = torch.zeros_like(values)
+    tangent[torch.arange(5), torch.tensor([0, 2, 5, 7, 11])] = 1.0  # one source per cell, as GT uses it
+    tangent[4] = torch.randn(12, generator=gen, dtype=torch.float64)  # and any direction
+    out, d_out = forward_with_tangent(model, ids, values, tangent)
+    with sdpa_kernel(SDPBackend.MATH):  # the fused kernels have no forward-mode rule
+        ref_out, ref_d = torch.func.jvp(lambda v: model(ids, v), (values,), (tangent,))
+    torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(d_out, ref_d, rtol=1e-9, atol=1e-10)
+    assert d_out.abs().max() > 1e-3  # a real derivative, not zeros
+
+
+def test_training_mode_is_refused():
+    model = _model().train()
+    with pytest.raises(RuntimeError, match="eval mode"):
+        forward_with_tangent(model, torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.float64),
+                             torch.zeros(1, 3, dtype=torch.float64))
+
+
+def test_the_wrapper_adds_cls_and_matches_jvp_of_predict():
+    from ugrn_core.models.foundation import load_model
+
+    model = load_model("default", device="cpu")
+    genes = model.vocab.genes[:20]
+    ids = model.token_ids(genes)
+    values = torch.rand(3, 20, generator=torch.Generator().manual_seed(2)) * 3
+    tangent = torch.zeros_like(values)
+    tangent[torch.arange(3), torch.tensor([1, 4, 9])] = 1.0
+    out, slope = model.predict_with_tangent(ids, values, tangent)
+    with sdpa_kernel(SDPBackend.MATH):
+        ref_out, ref_slope = torch.func.jvp(lambda v: model.predict(ids, v), (values,), (tangent,))
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(slope, ref_slope, rtol=1e-4, atol=1e-5)
