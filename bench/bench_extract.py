@@ -6,8 +6,10 @@ Cases:
            8 heads) over 1,200 genes, written and re-read in the real checkpoint format.
 
 On CPU the scgpt case times a few sources and extrapolates to all 1,200 (labelled as
-such). On CUDA it runs every pair in bf16 and reports seconds, peak memory and the
-fraction of the bf16 matrix-unit limit reached (a 1,200-gene forward is ~83 GFLOP).
+such). Every run first measures the machine's dense-matmul FLOP/s (the ceiling, in the
+run's precision) and prints each extractor's achieved matmul FLOP/s as a fraction of it
+(counted from the model's shape: GT's tangent pass repeats each linear product once and
+attention's products twice), plus ``gt/vvp cost per virtual cell``.
 
     python bench/bench_extract.py --case default
     python bench/bench_extract.py --case scgpt [--sources 4] [--precision bf16]
@@ -30,8 +32,6 @@ from ugrn_core.models.foundation import load_model  # noqa: E402
 from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel  # noqa: E402
 from ugrn_core.models.values import ValueSpec  # noqa: E402
 from ugrn_core.models.vocab import GeneVocab  # noqa: E402
-
-SCGPT_FORWARD_GFLOP = 83.0  # one 1,200-gene cell through scGPT whole-human
 
 
 def sync(device):
@@ -72,6 +72,40 @@ def naive_pair(method, model, genes, i, j, bg, grid, mean):
     return torch.stack(out)
 
 
+def matmul_ceiling(device, dtype=torch.float32, size: int = 2048, seconds: float = 1.0) -> float:
+    """This machine's dense-matmul FLOP/s now (the ceiling every extractor is compared with)."""
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    torch.mm(a, b)
+    sync(device)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        n += 1
+    sync(device)
+    return 2 * size**3 * n / (time.perf_counter() - t0)
+
+
+def forward_flops(model, n_genes: int) -> tuple[float, float]:
+    """(matmul FLOPs of one cell's forward outside attention, inside attention's two products)."""
+    cfg = model.module.cfg
+    n, d, h = n_genes + 1, cfg.d_model, cfg.d_hid  # + <cls>
+    linear = n * (2 * d + 2 * d * d)  # value encoder
+    linear += cfg.nlayers * n * (2 * 4 * d * d + 2 * 2 * d * h)  # qkv + out, feed-forward
+    linear += n * (2 * 2 * d * d + 2 * d)  # decoder
+    attention = cfg.nlayers * 2 * 2 * n * n * d  # q k^T and P v
+    return float(linear), float(attention)
+
+
+def virtual_cells(method: str, params, model, n_sources: int) -> int:
+    """Forward passes (cells) an extractor runs for n_sources in the background context."""
+    if method == "pert":
+        return n_sources + 1
+    if method in ("vvp", "gt"):
+        return n_sources * len(params.grid(model, method)) + (1 if method == "vvp" else 0)
+    return 0
+
+
 def bench(model, genes, sources, methods, batch_size, naive_pairs, label):
     dev = model.device
     # The paper's background context, which the naive loop below writes out; the cells context
@@ -100,7 +134,11 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label):
         sync(dev)
         naive_rate = naive_pairs / (time.perf_counter() - t1)
         peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
-        rows.append((label, method, len(sources), pairs / dt, naive_rate, dt, peak))
+        cells = virtual_cells(method, params, model, len(sources))
+        linear, attention = forward_flops(model, len(genes))
+        # the tangent pass repeats every linear product once and attention's two products twice
+        flops = cells * ((2 * linear + 3 * attention) if method == "gt" else (linear + attention))
+        rows.append((label, method, len(sources), pairs / dt, naive_rate, dt, peak, cells, flops / dt))
     return rows
 
 
@@ -141,17 +179,27 @@ def main() -> None:
     sources = genes[:n_src]
     print(f"device={model.device} precision={a.precision} torch={torch.__version__} threads={torch.get_num_threads()}")
     print(f"case={label}, panel={len(genes)} genes, timing {n_src} sources x {len(genes)} targets")
+    dtype = torch.bfloat16 if a.precision == "bf16" else torch.float32
+    ceiling = matmul_ceiling(model.device, dtype)
+    print(f"ceiling: 2048x2048 {a.precision} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
     rows = bench(model, genes, sources, methods, bs, naive, label)
-    print(f"\n{'method':6} {'pairs/s':>12} {'loop pairs/s':>13} {'speed-up':>9} {'all-pairs s':>12} {'peak GiB':>9}  note")
-    for _, method, ns, rate, naive_rate, dt, peak in rows:
+    ceiling_after = matmul_ceiling(model.device, dtype)
+    print(f"ceiling after the extractors: {ceiling_after / 1e9:.1f} GFLOP/s (a large change means the machine was busy)")
+    ceiling = max(ceiling, ceiling_after)
+    print(f"\n{'method':6} {'pairs/s':>12} {'loop pairs/s':>13} {'speed-up':>9} {'all-pairs s':>12} {'peak GiB':>9} "
+          f"{'cells/s':>9} {'GFLOP/s':>8} {'of ceiling':>10}  note")
+    per_cell = {}
+    for _, method, ns, rate, naive_rate, dt, peak, cells, flops in rows:
         all_pairs = len(genes) * len(genes)
         est = all_pairs / rate
         note = "measured" if ns == len(genes) else f"extrapolated from {ns} sources"
-        print(f"{method:6} {rate:12.1f} {naive_rate:13.2f} {rate / naive_rate:8.0f}x {est:12.1f} {peak:9.2f}  {note}")
-        if a.case == "scgpt" and method in ("vvp", "gt", "pert"):
-            per_source = {"pert": 1, "vvp": 8, "gt": 8}[method] * (2.0 if method == "gt" else 1.0)
-            tflops = len(genes) * per_source * SCGPT_FORWARD_GFLOP / est / 1e3
-            print(f"{'':6} ~{tflops:.2f} TFLOP/s effective ({'GT counted as 2 forwards' if method == 'gt' else 'forwards only'})")
+        share = f"{flops / ceiling:10.1%}" if cells else f"{'':>10}"
+        print(f"{method:6} {rate:12.1f} {naive_rate:13.2f} {rate / naive_rate:8.0f}x {est:12.1f} {peak:9.2f} "
+              f"{cells / dt if cells else float('nan'):9.1f} {flops / 1e9:8.1f} {share}  {note}")
+        if cells:
+            per_cell[method] = dt / cells
+    if "gt" in per_cell and "vvp" in per_cell:
+        print(f"gt/vvp cost per virtual cell: {per_cell['gt'] / per_cell['vvp']:.2f}")
 
 
 if __name__ == "__main__":
