@@ -118,3 +118,29 @@ def test_cli_pretrain_says_what_it_chose_and_warns_when_it_learned_nothing(tmp_p
     out = capsys.readouterr()
     assert "Recipe:" in out.out and "Length:" in out.out and "ridge" in out.out
     assert "did not beat the ridge reference" in out.err
+
+
+def test_slow_checks_are_spaced_so_the_budget_buys_steps(monkeypatch):
+    """A check that costs many steps (a wide real panel) is run less often, within EVAL_SHARE."""
+    import time
+
+    from ugrn_core.models import pretrain as pretrain_module
+
+    real = pretrain_module._comparison
+
+    def slow_check(*args, **kwargs):
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pretrain_module, "_comparison", slow_check)
+    X, genes = _linear()
+    # a learning rate too small to catch ridge: the contract extends past the plan until the budget
+    cfg = PretrainConfig(**TINY, eval_every=5, min_steps=60, max_planned_steps=60, planned_epochs=100.0, budget_s=10,
+                         lr=1e-5)
+    m = pretrain(X, genes, cfg, device="cpu").metrics
+    steps = [h["step"] for h in m["history"]]
+    assert m["stopped"] == "time budget spent" and steps[-1] == m["steps"] > 60
+    assert steps[0] == 5 and 60 in steps  # the first check at the least spacing; one on reaching the plan
+    past = [b - a for a, b in zip(steps, steps[1:]) if a >= 60]
+    assert past and min(past[:-1] or past) > 5  # past the plan the checks stay spaced (not after every step)
+    assert m["eval_seconds"] <= 0.5 * m["train_seconds"]

@@ -46,7 +46,7 @@ class PretrainConfig:
     planned_epochs: float = 60.0
     min_steps: int = 1500
     max_planned_steps: int = 12000
-    eval_every: int | None = None  # steps between held-out evaluations (default: about one epoch, 50-250)
+    eval_every: int | None = None  # least steps between held-out checks (default: about one epoch, 50-250; more when checks are slow)
     warmup_steps: int = 100
     lr_reductions: int = 2  # on a plateau after beating the references: halve the LR this many times
     output: str = "plain"  # "residual": gene mean + gene spread x decoder, standardised loss; "plain": scGPT's
@@ -170,6 +170,9 @@ def ridge_predictions(V_train: np.ndarray, evals: list[tuple[np.ndarray, np.ndar
                 res["se_ridge"] += float(((reg.predict(Xf[rows][:, others]) - truth) ** 2).sum())
                 res["n_masked"] += int(rows.sum())
     return out
+
+
+EVAL_SHARE = 0.15  # most of a budget's time that held-out checks may take
 
 
 @dataclass
@@ -441,6 +444,7 @@ def _train(model, ids, V_t, groups, plan: TrainingPlan, cfg: PretrainConfig, spe
     stopper = EarlyStopping(cfg.patience, min_delta=1e-5)
     ridge, gene_mean = select_ref["mse_ridge"], select_ref["mse_gene_mean"]
     history, losses, step, reductions, stopped = [], [], 0, 0, "planned length reached"
+    every, eval_seconds, last_eval_step, last_eval_end = plan.eval_every, 0.0, 0, 0.0
     t0 = time.perf_counter()
     model.train()
     for gi, cells in batches():
@@ -462,12 +466,22 @@ def _train(model, ids, V_t, groups, plan: TrainingPlan, cfg: PretrainConfig, spe
         step += 1
         losses.append(loss.item())
         elapsed = time.perf_counter() - t0
-        if step % plan.eval_every and step < plan.planned_steps and elapsed < plan.budget_s:
+        # check at the spacing, on reaching the plan and when the budget is spent (past the plan, the
+        # contract's extension keeps the spacing: it used to check after every step)
+        if step - last_eval_step < every and step != plan.planned_steps and elapsed < plan.budget_s:
             continue
         val = _comparison(model, ids, V_t, groups, "select", spec, cls_id)
         model.train()
+        eval_s = time.perf_counter() - t0 - elapsed
+        eval_seconds += eval_s
+        # A check reads every selection cell with its whole panel, which on a wide real panel
+        # costs hundreds of training steps: space the checks so they take at most EVAL_SHARE
+        # of the time (the budget then buys steps, not evaluations).
+        step_s = max(elapsed - last_eval_end, 1e-9) / max(step - last_eval_step, 1)
+        every = max(plan.eval_every, math.ceil(eval_s / (EVAL_SHARE * step_s)))
+        last_eval_step, last_eval_end = step, time.perf_counter() - t0
         history.append({"step": step, "epoch": round(step / plan.steps_per_epoch, 2), "train_loss": float(np.mean(losses)),
-                        "val_mse": val, "seconds": round(elapsed, 1), "lr": lr_at(step)})
+                        "val_mse": val, "seconds": round(elapsed, 1), "lr": lr_at(step), "eval_seconds": round(eval_s, 2)})
         losses = []
         if progress:
             progress(step, plan.planned_steps, history[-1])
@@ -493,7 +507,8 @@ def _train(model, ids, V_t, groups, plan: TrainingPlan, cfg: PretrainConfig, spe
     best_step = history[stopper.best_at - 1]["step"] if stopper.best_at else step
     return {"steps": step, "best_step": best_step, "stopped": stopped, "lr_reductions": reductions,
             "epochs_run": round(step / plan.steps_per_epoch, 2), "best_epoch": round(best_step / plan.steps_per_epoch, 2),
-            "train_seconds": round(time.perf_counter() - t0, 1), "selection_mse": stopper.best,
+            "train_seconds": round(time.perf_counter() - t0, 1), "eval_seconds": round(eval_seconds, 1),
+            "selection_mse": stopper.best,
             "selection_mse_ridge": ridge, "selection_mse_gene_mean": gene_mean, "history": history}
 
 
