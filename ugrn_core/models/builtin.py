@@ -19,7 +19,7 @@ HERE = Path(__file__).parent
 BUILTIN_DIRS = {"demo": HERE / "default_model", "pooled": HERE / "pooled_model"}
 WHAT_IT_KNOWS = {
     "demo": "the demo simulator's genes",
-    "pooled": "real human and mouse genes (pooled BEELINE hHEP, mDC, mESC, mHSC-L, Kang 2018 PBMCs, Semrau mESC)",
+    "pooled": "real human and mouse genes, from BEELINE hHEP, mDC, mESC, mHSC-L, Kang 2018 PBMCs and Semrau mESC",
 }
 
 
