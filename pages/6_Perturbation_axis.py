@@ -21,7 +21,7 @@ from ugrn_core.export import spreadsheet_csv
 from ugrn_core.extract.cost import eta_seconds, format_seconds
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import axis_scores_figure, enrichment_figure, flow_effects_figure, flow_map_figure
-from ugrn_ui.state import cached_network, choose_gene_sets, page_shell, settings, show_problem
+from ugrn_ui.state import axis_store, cached_network, choose_gene_sets, page_shell, settings, show_problem
 
 AUTO_FIT_WORK = 4e8  # cells x genes x epochs that fit in about a minute on a laptop CPU: start by itself
 
@@ -46,11 +46,6 @@ def normalised(data: str, matrix: str = "X"):
 @st.cache_resource(show_spinner="Choosing the most variable genes…", max_entries=4)
 def axis_data(data: str, n_genes: int, matrix: str = "X"):
     return load_axis_data(normalised(data, matrix), n_genes, preprocessed=True)
-
-
-@st.cache_resource
-def _fitted() -> dict:
-    return {}
 
 
 try:
@@ -90,7 +85,7 @@ config = replace(VAEConfig(), n_latent=int(n_latent), epochs=int(epochs), seed=i
 label = data.label(groupby, source, target) if head else None
 label_name = f"{groupby}={target}" if head else None
 vae_key = (s.data, s.matrix, n_genes, str(config), groupby if head else None, source if head else None, target if head else None)
-store = _fitted()
+store = axis_store()
 vae = store.get(vae_key) or cached_vae(data.counts, data.genes, config, label, label_name, fit=False)
 if vae is None:
     work = data.counts.shape[0] * data.counts.shape[1] * config.epochs

@@ -16,6 +16,7 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.extract.cost import format_seconds
 from ugrn_core.models.pretrain import format_metrics, learned_little
 from ugrn_core.models.pretrain_job import RECIPES, quick_budget, start_pretraining
+from ugrn_core.store import BoundedStore, env_bound
 from ugrn_ui.state import cached_network, settings, update_settings
 
 RECIPE_LABELS = {
@@ -26,9 +27,11 @@ MODEL_KIND, PATH_KEY, KIND_KEY = "scGPT checkpoint folder", "w_model_path", "w_m
 
 
 @st.cache_resource
-def _jobs() -> dict:
-    """Pretraining jobs by (data, matrix, recipe, network), shared by the sessions of this server."""
-    return {}
+def _jobs() -> BoundedStore:
+    """Pretraining jobs by (data, matrix, recipe, network), shared by the sessions of this
+    server: the last UGRN_JOBS_MAX (default 16) kept, a running job never dropped (a finished
+    job's model stays in the disk cache)."""
+    return BoundedStore(int(env_bound("JOBS_MAX", 16)), float("inf"), evictable=lambda job: job.status != "running")
 
 
 def apply_pending_model() -> None:

@@ -26,6 +26,7 @@ from ugrn_core.grn import GRN
 from ugrn_core.models.foundation import load_model
 from ugrn_core.pathways import read_gmt, regulon_gene_sets
 from ugrn_core.pipeline import prepare_data, run_extraction
+from ugrn_core.store import BoundedStore, env_bound
 
 AUTO_RUN_SECONDS = 180  # extractions estimated below this start without a click (the demo default: 151 s on one CPU core)
 
@@ -160,8 +161,10 @@ def cached_cost(panel_key: tuple, methods: tuple[str, ...], context: str, n_cell
 
 
 @st.cache_resource
-def _analysis_store() -> dict:
-    return {}
+def _analysis_store() -> BoundedStore:
+    """Extracted networks shared by this server's sessions, bounded (UGRN_ANALYSES_MAX entries,
+    UGRN_ANALYSES_MAX_MB); an evicted one is made again from the disk feature cache."""
+    return BoundedStore(int(env_bound("ANALYSES_MAX", 16)), env_bound("ANALYSES_MAX_MB", 2048) * 2**20)
 
 
 def show_problem(exc: Exception, home: bool = False) -> None:
@@ -179,6 +182,13 @@ def show_problem(exc: Exception, home: bool = False) -> None:
 
             st.subheader("Pretrain a model on this dataset")
             pretrain_panel()
+
+
+@st.cache_resource
+def axis_store() -> BoundedStore:
+    """Fitted VAEs and axis scores of this server's sessions (page 6), bounded (UGRN_AXIS_MAX
+    entries, UGRN_AXIS_MAX_MB); an evicted VAE is re-read from the disk cache, scores recomputed."""
+    return BoundedStore(int(env_bound("AXIS_MAX", 8)), env_bound("AXIS_MAX_MB", 1024) * 2**20)
 
 
 @st.cache_resource(show_spinner="Selecting the group's cells…", max_entries=16)
@@ -266,7 +276,8 @@ def _extracted(s: Settings, home: bool) -> GRN:
     base = store.get(s.key)
     if base is None:
         estimate = cached_cost(*s.cost_key)
-        confirmed = s.key in st.session_state.setdefault("confirmed_runs", set())
+        # made once already (and evicted since): its features are in the disk cache, no need to ask
+        confirmed = s.key in st.session_state.setdefault("confirmed_runs", set()) or s.key in store.seen
         if estimate.total_seconds > AUTO_RUN_SECONDS and not confirmed:
             st.warning(f"Extraction for these settings has not run yet: {estimate.summary()}.")
             if home:
@@ -283,7 +294,7 @@ def _extracted(s: Settings, home: bool) -> GRN:
 def group_ready(s: Settings, groupby: str, group: str) -> bool:
     """Whether one group's network is extracted, or asked for, already."""
     key = replace(s, groupby=groupby, group=group).key
-    return key in _analysis_store() or key in st.session_state.get("confirmed_runs", set())
+    return key in _analysis_store().seen or key in st.session_state.get("confirmed_runs", set())
 
 
 def group_result(s: Settings, groupby: str, group: str, confirmed: bool = False) -> GRN:
