@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ from reporting import REAL_SETS, RESULTS, ROOT, SHARED, write_report
 
 SHIPPED = ROOT / "ugrn_core" / "models" / "pooled_model"
 COLUMNS = {"vvp_prob": "VVP", "gt_prob": "GT", "ensemble": "ens", "vvp": "VVP raw", "gt": "GT raw",
-           "pearson": "|Pearson|", "grnboost": "GRNBoost"}
+           "pearson": "\\|Pearson\\|", "grnboost": "GRNBoost"}
 
 
 def _cli(*args: str) -> None:
@@ -140,13 +141,15 @@ def table(work: Path, out: Path) -> int:
                   f"({shipped['stopped']}); held-out masked-value MSE {shipped['mse_model']:.3f} vs ridge "
                   f"{shipped['mse_ridge']:.3f} ({shipped['skill_vs_ridge']:+.1%}).", "",
                   "| set | model / gene mean / ridge MSE | skill vs ridge |", "|---|---|---|"]
+        names = {Path(v[0]).name if "TFs+" not in str(v[0]) else Path(v[0]).parent.name: n for n, v in REAL_SETS.items()}
         for r in shipped.get("per_dataset", []):
-            lines.append(f"| {Path(r['dataset']).parent.name if 'TFs+' in r['dataset'] else Path(r['dataset']).name} | "
+            short = Path(r["dataset"]).parent.name if "TFs+" in r["dataset"] else Path(r["dataset"]).name
+            lines.append(f"| {names.get(short, short)} | "
                          f"{r['mse_model']:.3f} / {r['mse_gene_mean']:.3f} / {r['mse_ridge']:.3f} | {r['skill_vs_ridge']:+.1%} |")
         lines.append("")
     lines += ["## Leave one set out: held-out genes of the left-out set", "",
-              "| set | model | genes known | skill vs ridge (own cells) | " + " | ".join(COLUMNS.values()) + " |",
-              "|---" * (4 + len(COLUMNS)) + "|"]
+              "| set | model | steps | panel genes | skill vs ridge (own cells) | " + " | ".join(COLUMNS.values()) + " |",
+              "|---" * (5 + len(COLUMNS)) + "|"]
     for name in REAL_SETS:
         for part, label in (("loso", "pooled without it"), ("own", "this set alone")):
             sel = df[(df.dataset == name) & (df.part == part)]
@@ -154,7 +157,9 @@ def table(work: Path, out: Path) -> int:
                 continue
             r = sel.iloc[0]
             skill = "—" if part == "loso" else f"{r.skill_vs_ridge:+.1%}"
-            lines.append(f"| {name} | {label} | {r.genes_model:,} | {skill} | " + " | ".join(_cells(r)) + " |")
+            panel = re.search(r"panel (\d[\d,]*) genes", str(r.panel))
+            lines.append(f"| {name} | {label} | {r.steps} | {panel.group(1) if panel else '?'} | {skill} | "
+                         + " | ".join(_cells(r)) + " |")
     lines += ["", "## A translator from another set's network, on the left-out set (pairs it never saw)", "",
               "| set | translator trained on | " + " | ".join(COLUMNS.values()) + " |", "|---" * (2 + len(COLUMNS)) + "|"]
     for r in df[df.part == "loso"].itertuples():
