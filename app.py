@@ -27,11 +27,13 @@ from ugrn_ui.state import (
     update_settings,
 )
 from ugrn_ui.nav import sidebar_nav
+from ugrn_ui.paths import path_input, stop_on_bad_setup
 from ugrn_ui.pretrain import apply_pending_model, pretrain_panel
 from ugrn_ui.tables import score_column_config
 
 st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
 sidebar_nav()
+stop_on_bad_setup()
 
 DATA_KINDS = ("Demo", "Upload a file", "Path on this machine", "Saved result")
 OPENED = os.environ.get("UGRN_OPEN") or None  # `ugrn app PATH` opens PATH
@@ -69,6 +71,11 @@ def bound(widget, label: str, key: str, default, **kwargs):
     return value
 
 
+def _text(default: str):
+    """The free path box of :func:`path_input`, its value kept across pages."""
+    return lambda label, key: bound(st.text_input, label, key, default)
+
+
 def data_controls() -> bool:
     """The dataset (or saved result) to open; True when a saved result is open."""
     kind = bound(st.radio, "Dataset", "w_data_kind", OPENED_KIND, options=DATA_KINDS,
@@ -85,17 +92,18 @@ def data_controls() -> bool:
             path = save_upload(up.name, up.getvalue())
             update_settings(data=str(path), data_label=up.name)
     else:
-        path = bound(st.text_input, "Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", OPENED or "")
-        if path.strip():
-            update_settings(data=path.strip(), data_label=path.strip())
+        path = path_input("Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", "dataset",
+                          _text(OPENED or ""))
+        if path:
+            update_settings(data=path, data_label=path)
     matrix_control()
     return False
 
 
 def result_controls() -> bool:
     up = st.file_uploader("A saved result: .h5ad with a stored UGRN result", type=["h5ad"], key="w_result_upload")
-    path = bound(st.text_input, "…or its path: a result folder, or an .h5ad", "w_result_path",
-                 OPENED if OPENED_KIND == DATA_KINDS[3] else "")
+    path = path_input("…or its path: a result folder, or an .h5ad", "w_result_path", "result",
+                      _text(OPENED if OPENED_KIND == DATA_KINDS[3] else ""))
     if up is not None:
         path = str(save_upload(up.name, up.getvalue()))
     if not path.strip():
@@ -133,9 +141,9 @@ def model_controls() -> None:
     if kind == MODEL_KINDS[0]:
         update_settings(model="default")
     else:
-        folder = bound(st.text_input, "Checkpoint folder (args.json, vocab.json, best_model.pt)", "w_model_path", "")
-        if folder.strip():
-            update_settings(model=folder.strip())
+        folder = path_input("Checkpoint folder (args.json, vocab.json, best_model.pt)", "w_model_path", "model", _text(""))
+        if folder:
+            update_settings(model=folder)
 
 
 def network_controls() -> None:
@@ -149,9 +157,9 @@ def network_controls() -> None:
         if up is not None:
             update_settings(network=str(save_upload(up.name, up.getvalue())))
     else:
-        path = bound(st.text_input, "Network file or BEELINE folder", "w_net_path", "")
-        if path.strip():
-            update_settings(network=path.strip())
+        path = path_input("Network file or BEELINE folder", "w_net_path", "network", _text(""))
+        if path:
+            update_settings(network=path)
 
 
 def panel_controls() -> None:

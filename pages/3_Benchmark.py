@@ -11,6 +11,7 @@ from ugrn_core.explore import score_label
 from ugrn_core.export import spreadsheet_csv
 from ugrn_core.plot import roc_pr_figure
 from ugrn_core.translator import TranslatorSet
+from ugrn_ui.paths import path_input
 from ugrn_ui.state import page, settings
 
 analysis = page("Benchmark and translator", "📈")
@@ -103,12 +104,12 @@ with st.expander("Load a translator saved by the CLI (`benchmark --save-translat
     st.caption("It must have been trained on features of this model with these extraction settings (it is refused "
                "otherwise). Pairs with a gene it trained on are flagged `seen_in_training` and left out of recovery "
                "checks: they are not predictions.")
-    folder = st.text_input("Translator folder")
-    if st.button("Load translator") and folder.strip():
+    folder = path_input("Translator folder", "w_translator_path", "translator")
+    if st.button("Load translator") and folder:
         try:
-            analysis.attach(translators=TranslatorSet.load(folder.strip()))
+            analysis.attach(translators=TranslatorSet.load(folder))
             seen = int(analysis.edges().seen_in_training.sum())
-            st.success(f"Loaded the translator from {folder.strip()}; {seen:,} of {len(analysis.edges()):,} pairs "
+            st.success(f"Loaded the translator from {folder}; {seen:,} of {len(analysis.edges()):,} pairs "
                        "have a gene it trained on.")
         except UGRNError as exc:
             st.error(str(exc))

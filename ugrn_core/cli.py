@@ -399,6 +399,15 @@ def cmd_app(a: argparse.Namespace) -> int:
     if not script.is_file():
         raise UGRNError(f"The dashboard's app.py was not found at {script}; reinstall the package (pip install .).")
     env = dict(os.environ)
+    if a.server or a.roots:
+        from .server import ENV_ROOTS, ServerPolicy
+
+        spec = a.roots or env.get(ENV_ROOTS, "")
+        if not spec:
+            raise UGRNError(f"--server needs the data roots users may open: --roots DIR[{os.pathsep}DIR…] "
+                            f"(or {ENV_ROOTS}).")
+        env[ENV_ROOTS] = os.pathsep.join(str(r) for r in ServerPolicy.from_spec(spec).roots)
+        print(f"Server mode: paths limited to {env[ENV_ROOTS]}", flush=True)
     if a.path:
         path = Path(a.path).expanduser().resolve()
         if not path.exists():
@@ -450,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     app = sub.add_parser("app", help="start the dashboard (Streamlit) in the browser, optionally on a dataset")
     app.add_argument("path", nargs="?", default=None, help="what to open: an .h5ad, ExpressionData.csv or BEELINE folder, or a saved result (a folder from `ugrn extract` / GRN.save, or an .h5ad holding one)")
     app.add_argument("--port", type=int, default=None, help="server port (Streamlit's default: 8501)")
+    app.add_argument("--server", action="store_true",
+                     help="server mode for a shared server: path inputs reach only --roots and list what is there")
+    app.add_argument("--roots", default=None, help=f"data roots for server mode, separated by '{os.pathsep}'")
     app.set_defaults(func=cmd_app)
 
     e = sub.add_parser("extract", help="extract gene-pair features and untrained edge scores",

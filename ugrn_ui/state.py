@@ -367,10 +367,12 @@ def choose_gene_sets(network_edges=None, key: str = "gmt") -> dict[str, list[str
                 st.info("Upload a GMT file, e.g. MSigDB hallmark sets (h.all.*.symbols.gmt).")
                 st.stop()
             return read_gmt(up.getvalue(), name=up.name)
-        path = st.text_input("Path to a .gmt file", key=f"{key}_path")
-        if not path.strip():
+        from ugrn_ui.paths import path_input
+
+        path = path_input("Path to a .gmt file", f"{key}_path", "gene sets")
+        if not path:
             st.stop()
-        return read_gmt(path.strip())
+        return read_gmt(path)
     except UGRNError as exc:
         st.error(str(exc))
         st.stop()
