@@ -73,24 +73,32 @@ class FoundationModel:
     def token_ids(self, genes) -> Tensor:
         return torch.as_tensor(self.vocab.ids(genes), device=self.device)
 
+    def _inputs(self, gene_ids: Tensor, values: Tensor, *rows: Tensor) -> tuple[Tensor, ...]:
+        """Per-cell ids and values with scGPT's ``<cls>`` in front (value CLS_VALUE; ``rows``,
+        e.g. a tangent, get 0 there)."""
+        b = values.shape[0]
+        if gene_ids.ndim == 1:
+            gene_ids = gene_ids.expand(b, -1)
+        if self._cls_id is None:
+            return (gene_ids, values, *rows)
+        cls_ids = torch.full((b, 1), self._cls_id, dtype=gene_ids.dtype, device=gene_ids.device)
+        return (torch.cat([cls_ids, gene_ids], dim=1), torch.cat([values.new_full((b, 1), CLS_VALUE), values], dim=1),
+                *(torch.cat([r.new_zeros((b, 1)), r], dim=1) for r in rows))
+
+    def _outputs(self, out: Tensor) -> Tensor:
+        out = out.float() if out.dtype in (torch.bfloat16, torch.float16) else out
+        return out[:, 1:] if self._cls_id is not None else out
+
     def predict(self, gene_ids: Tensor, values: Tensor) -> Tensor:
         """Predicted value of every gene, ``[batch, n_genes]``; differentiable in ``values``.
 
         ``gene_ids`` is ``[n_genes]`` (shared by the batch) or ``[batch, n_genes]``. A
         ``<cls>`` token is prepended when the vocabulary has one, as in scGPT's inputs.
         """
-        b = values.shape[0]
-        if gene_ids.ndim == 1:
-            gene_ids = gene_ids.expand(b, -1)
-        if self._cls_id is not None:
-            cls_ids = torch.full((b, 1), self._cls_id, dtype=gene_ids.dtype, device=gene_ids.device)
-            gene_ids = torch.cat([cls_ids, gene_ids], dim=1)
-            values = torch.cat([values.new_full((b, 1), CLS_VALUE), values], dim=1)
+        gene_ids, values = self._inputs(gene_ids, values)
         with self.autocast():
             out = self.module(gene_ids, values)
-        if out.dtype in (torch.bfloat16, torch.float16):
-            out = out.float()
-        return out[:, 1:] if self._cls_id is not None else out
+        return self._outputs(out)
 
     def predict_with_tangent(self, gene_ids: Tensor, values: Tensor, tangent: Tensor) -> tuple[Tensor, Tensor]:
         """``(predict(values), its derivative along tangent)``, both ``[batch, n_genes]``, in about
@@ -98,22 +106,14 @@ class FoundationModel:
         subclass with its own ``forward`` gets torch's generic jvp instead)."""
         from .tangent import forward_with_tangent
 
-        b = values.shape[0]
-        if gene_ids.ndim == 1:
-            gene_ids = gene_ids.expand(b, -1)
-        if self._cls_id is not None:
-            cls_ids = torch.full((b, 1), self._cls_id, dtype=gene_ids.dtype, device=gene_ids.device)
-            gene_ids = torch.cat([cls_ids, gene_ids], dim=1)
-            values = torch.cat([values.new_full((b, 1), CLS_VALUE), values], dim=1)
-            tangent = torch.cat([tangent.new_zeros((b, 1)), tangent], dim=1)
+        gene_ids, values, tangent = self._inputs(gene_ids, values, tangent)
         if type(self.module).forward is ScGPTModel.forward:
             with torch.no_grad(), self.autocast():
                 out, d_out = forward_with_tangent(self.module, gene_ids, values, tangent)
         else:  # a module with its own forward: the hand-written rule would not know it
             with sdpa_kernel(SDPBackend.MATH), self.autocast():
                 out, d_out = torch.func.jvp(lambda v: self.module(gene_ids, v), (values,), (tangent,))
-        out, d_out = out.float(), d_out.float()
-        return (out[:, 1:], d_out[:, 1:]) if self._cls_id is not None else (out, d_out)
+        return self._outputs(out.float()), self._outputs(d_out.float())
 
     def gene_embeddings(self, gene_ids: Tensor) -> Tensor:
         with torch.no_grad():
