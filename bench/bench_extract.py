@@ -179,9 +179,11 @@ def main() -> None:
     sources = genes[:n_src]
     print(f"device={model.device} precision={a.precision} torch={torch.__version__} threads={torch.get_num_threads()}")
     print(f"case={label}, panel={len(genes)} genes, timing {n_src} sources x {len(genes)} targets")
-    dtype = torch.bfloat16 if a.precision == "bf16" else torch.float32
+    # the precision the model really runs in: bf16 autocast is CUDA-only, a CPU model stays fp32
+    bf16 = a.precision == "bf16" and model.device.type == "cuda"
+    dtype, dname = (torch.bfloat16, "bf16") if bf16 else (torch.float32, "fp32")
     ceiling = matmul_ceiling(model.device, dtype)
-    print(f"ceiling: 2048x2048 {a.precision} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
+    print(f"ceiling: 2048x2048 {dname} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
     rows = bench(model, genes, sources, methods, bs, naive, label)
     ceiling_after = matmul_ceiling(model.device, dtype)
     print(f"ceiling after the extractors: {ceiling_after / 1e9:.1f} GFLOP/s (a large change means the machine was busy)")

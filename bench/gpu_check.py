@@ -1,0 +1,78 @@
+"""The GPU check: one command, at most a few minutes, on a CUDA machine.
+
+(a) CUDA fp32 and bf16 against CPU fp32 on the built-in demo model (VVP and GT scores: max
+    absolute difference and Spearman rank correlation);
+(b) ``bench_extract.py --case scgpt`` in bf16 for every extractor, with peak memory;
+(c) the achieved matmul TFLOP/s against the GPU's bf16 peak (datasheet figure by name,
+    and the dense-matmul ceiling measured in the same run).
+
+``--dry`` runs everything but CUDA on the CPU (tiny sizes), so the script is tested where
+there is no GPU: ``bash bench/gpu_check.sh --dry``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from ugrn_core.extract import ExtractionParams, extract_features
+from ugrn_core.models.foundation import load_model
+
+BF16_PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0, "A10": 125.0}  # dense
+
+
+def scores(device: str, precision: str, method: str, n_sources: int) -> np.ndarray:
+    model = load_model("default", device=device, precision=precision)
+    genes = model.vocab.genes[:100]
+    params = ExtractionParams(context="background", scale="none", batch_size=32)
+    mean = np.full(len(genes), model.value_spec.background, np.float32)
+    return extract_features(method, model, genes, sources=genes[:n_sources], mean_values=mean, params=params).score
+
+
+def parity(device: str, n_sources: int) -> list[str]:
+    lines = []
+    for method in ("vvp", "gt"):
+        ref = scores("cpu", "fp32", method, n_sources)
+        for precision in ("fp32", "bf16"):
+            got = scores(device, precision, method, n_sources)
+            rho = spearmanr(ref.ravel(), got.ravel()).statistic
+            lines.append(f"{method} {device} {precision} vs cpu fp32: max |diff| {np.abs(got - ref).max():.2e} "
+                         f"(scores up to {np.abs(ref).max():.2e}), Spearman {rho:.4f}")
+    return lines
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dry", action="store_true", help="no CUDA: run every step on the CPU at tiny sizes")
+    a = ap.parse_args()
+    if not a.dry and not torch.cuda.is_available():
+        print("No CUDA device: run with --dry to exercise the script on the CPU.")
+        return 1
+    device = "cpu" if a.dry else "cuda"
+    t0 = time.perf_counter()
+    name = "CPU (dry run)" if a.dry else torch.cuda.get_device_name(0)
+    print(f"# GPU check on {name}, torch {torch.__version__}\n\n## (a) parity with CPU fp32 (demo model, 100 genes)")
+    for line in parity(device, 3 if a.dry else 20):
+        print(line, flush=True)
+    print("\n## (b) scGPT-size extraction, bf16" + (" (dry: the default model, 4 sources)" if a.dry else ""))
+    case = ["--case", "default", "--sources", "4", "--naive-pairs", "1"] if a.dry else ["--case", "scgpt", "--naive-pairs", "2"]
+    out = subprocess.run([sys.executable, str(Path(__file__).with_name("bench_extract.py")), *case, "--precision", "bf16",
+                          "--device", device], capture_output=True, text=True, check=True).stdout
+    print(out)
+    peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
+    print("## (c) against the GPU's bf16 peak")
+    print(f"datasheet dense bf16 peak: {peak} TFLOP/s" if peak else f"datasheet peak unknown for {name}; "
+          "compare with the measured ceiling above")
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""bench/gpu_check.sh runs on a CPU in its dry mode: every step but CUDA."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_gpu_check_dry_mode_exercises_every_step():
+    env = {**os.environ, "PYTHON": sys.executable}
+    out = subprocess.run(["bash", str(ROOT / "bench" / "gpu_check.sh"), "--dry"], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=400)
+    assert out.returncode == 0, out.stderr[-2000:]
+    text = out.stdout
+    assert text.count("vs cpu fp32: max |diff| 0.00e+00") == 4  # the CPU against itself: identical
+    assert "ceiling: 2048x2048 fp32 torch.mm" in text and "gt/vvp cost per virtual cell:" in text
+    assert "## (c) against the GPU's bf16 peak" in text
+
+
+def test_gpu_check_without_cuda_says_how_to_dry_run():
+    out = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py")], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 1 and "--dry" in out.stdout
