@@ -12,7 +12,7 @@ import re
 
 import streamlit as st
 
-from ugrn_core.data.io import SUBSAMPLE_NOTE, save_upload
+from ugrn_core.data.io import SUBSAMPLE_NOTE
 from ugrn_core.data.networks import match_network
 from ugrn_core.data.regulators import PANEL_LABELS, PANEL_MODES
 from ugrn_core.data.preprocess import qc_tables
@@ -27,7 +27,7 @@ from ugrn_ui.state import (
     update_settings,
 )
 from ugrn_ui.nav import sidebar_nav
-from ugrn_ui.paths import path_input, stop_on_bad_setup
+from ugrn_ui.paths import path_input, saved_upload, stop_on_bad_setup
 from ugrn_ui.pretrain import apply_pending_model, pretrain_panel
 from ugrn_ui.tables import score_column_config
 
@@ -88,9 +88,9 @@ def data_controls() -> bool:
         update_settings(data="demo", data_label="demo (simulated, 300 genes, known network)")
     elif kind == "Upload a file":
         up = st.file_uploader("Expression: .h5ad, or genes x cells .csv/.tsv (BEELINE)", type=["h5ad", "csv", "tsv", "txt", "gz"])
-        if up is not None:
-            path = save_upload(up.name, up.getvalue())
-            update_settings(data=str(path), data_label=up.name)
+        path = saved_upload(up)
+        if path:
+            update_settings(data=path, data_label=up.name)
     else:
         path = path_input("Path to .h5ad, ExpressionData.csv or a BEELINE folder", "w_data_path", "dataset",
                           _text(OPENED or ""))
@@ -105,7 +105,7 @@ def result_controls() -> bool:
     path = path_input("…or its path: a result folder, or an .h5ad", "w_result_path", "result",
                       _text(OPENED if OPENED_KIND == DATA_KINDS[3] else ""))
     if up is not None:
-        path = str(save_upload(up.name, up.getvalue()))
+        path = saved_upload(up) or ""
     if not path.strip():
         update_settings(result="")
         return True
@@ -154,8 +154,9 @@ def network_controls() -> None:
         update_settings(network="none")
     elif kind == "Upload a file":
         up = st.file_uploader("source,target[,sign] CSV/TSV, or TRRUST", type=["csv", "tsv", "txt", "gz"], key="w_net_upload")
-        if up is not None:
-            update_settings(network=str(save_upload(up.name, up.getvalue())))
+        path = saved_upload(up)
+        if path:
+            update_settings(network=path)
     else:
         path = path_input("Network file or BEELINE folder", "w_net_path", "network", _text(""))
         if path:

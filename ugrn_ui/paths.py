@@ -9,8 +9,8 @@ from typing import Callable
 import streamlit as st
 
 from ugrn_core.errors import UGRNError
-from ugrn_core.extract.cache import default_cache_dir
 from ugrn_core.server import PathNotAllowed, ServerPolicy, server_policy
+from ugrn_core.uploads import session_folder, store_upload
 
 
 @st.cache_resource
@@ -48,7 +48,27 @@ def path_input(label: str, key: str, kind: str, text: Callable[[str, str], str] 
     if not spec:
         return ""
     try:
-        return str(rules.check(spec, extra_roots=(default_cache_dir() / "uploads",)))
+        return str(rules.check(spec, extra_roots=(session_folder(session_id()),)))  # and this session's uploads
     except PathNotAllowed as exc:
         st.error(str(exc))
         return ""
+
+
+def session_id() -> str:
+    """This browser session's id (one per tab)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def saved_upload(up) -> str | None:
+    """The path of an uploaded file, kept in this session's folder; None (and the message)
+    when it is over the server's limit."""
+    if up is None:
+        return None
+    try:
+        return str(store_upload(up.name, up.getvalue(), session_id()))
+    except UGRNError as exc:
+        st.error(str(exc))
+        return None
