@@ -7,10 +7,13 @@ renamed into place, and the temporary file is removed if writing fails.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from .errors import UGRNError
 
 
 def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
@@ -23,6 +26,11 @@ def atomic_write(path: str | Path, write: Callable[[str], object]) -> Path:
         write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes it private; these files are meant to be shared
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise UGRNError(f"The disk holding {path.parent} is full, so {path.name} could not be written (nothing "
+                            "half-written was left). Free space there and try again.") from None
+        raise
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -8,6 +8,7 @@ the app and the CLI) share one cache: one computes, the other waits and then reu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -17,7 +18,13 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock
 
+from ..errors import UGRNError
+
 CHECKSUM = "__checksum__"
+
+
+class CacheFullError(UGRNError):
+    """The cache's disk is full (or over quota)."""
 
 
 def default_cache_dir() -> Path:
@@ -86,6 +93,14 @@ class FeatureCache:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, p)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise CacheFullError(
+                    f"The disk holding the feature cache ({self.root}) is full, so extracted features cannot be "
+                    "kept (nothing half-written was left). Free space there, or point the cache at a larger disk "
+                    "with UGRN_CACHE_DIR or --cache-dir."
+                ) from None
+            raise
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
