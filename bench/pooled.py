@@ -117,6 +117,16 @@ def run_part(part: str, sets: dict, work: Path, budget: float, n_genes: int, onl
         path.write_text(json.dumps(row))
 
 
+def _edges(work: Path, folder: str) -> str:
+    """Known edges among the scored pairs (balanced negatives: as many non-edges)."""
+    path = work / "bench" / folder / "metrics.csv"
+    if not path.is_file():
+        return "?"
+    m = pd.read_csv(path)
+    m = m[m.negatives == "balanced"]
+    return f"{int(m.n_edges.max()):,}" if len(m) else "?"
+
+
 def _cells(row: pd.Series | None, prefix: str = "") -> list[str]:
     return [f"{row[f'{prefix}{k}_auroc']:.3f}" if row is not None and f"{prefix}{k}_auroc" in row
             and pd.notna(row[f"{prefix}{k}_auroc"]) else "—" for k in COLUMNS]
@@ -148,8 +158,8 @@ def table(work: Path, out: Path) -> int:
                          f"{r['mse_model']:.3f} / {r['mse_gene_mean']:.3f} / {r['mse_ridge']:.3f} | {r['skill_vs_ridge']:+.1%} |")
         lines.append("")
     lines += ["## Leave one set out: held-out genes of the left-out set", "",
-              "| set | model | steps | panel genes | skill vs ridge (own cells) | " + " | ".join(COLUMNS.values()) + " |",
-              "|---" * (5 + len(COLUMNS)) + "|"]
+              "| set | model | steps | panel genes | test edges | skill vs ridge (own cells) | "
+              + " | ".join(COLUMNS.values()) + " |", "|---" * (6 + len(COLUMNS)) + "|"]
     for name in REAL_SETS:
         for part, label in (("loso", "pooled without it"), ("own", "this set alone")):
             sel = df[(df.dataset == name) & (df.part == part)]
@@ -158,13 +168,16 @@ def table(work: Path, out: Path) -> int:
             r = sel.iloc[0]
             skill = "—" if part == "loso" else f"{r.skill_vs_ridge:+.1%}"
             panel = re.search(r"panel (\d[\d,]*) genes", str(r.panel))
-            lines.append(f"| {name} | {label} | {r.steps} | {panel.group(1) if panel else '?'} | {skill} | "
+            edges = _edges(work, f"{part}-{name}")
+            lines.append(f"| {name} | {label} | {r.steps} | {panel.group(1) if panel else '?'} | {edges} | {skill} | "
                          + " | ".join(_cells(r)) + " |")
     lines += ["", "## A translator from another set's network, on the left-out set (pairs it never saw)", "",
-              "| set | translator trained on | " + " | ".join(COLUMNS.values()) + " |", "|---" * (2 + len(COLUMNS)) + "|"]
+              "| set | translator trained on | test edges | " + " | ".join(COLUMNS.values()) + " |",
+              "|---" * (3 + len(COLUMNS)) + "|"]
     for r in df[df.part == "loso"].itertuples():
         r = pd.Series(r._asdict())
-        lines.append(f"| {r.dataset} | {r.cross_from} | " + " | ".join(_cells(r, "cross_")) + " |")
+        lines.append(f"| {r.dataset} | {r.cross_from} | {_edges(work, f'cross-{r.dataset}')} | "
+                     + " | ".join(_cells(r, "cross_")) + " |")
     return write_report(lines, out)
 
 
