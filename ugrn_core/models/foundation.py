@@ -113,7 +113,7 @@ class FoundationModel:
         else:  # a module with its own forward: the hand-written rule would not know it
             with sdpa_kernel(SDPBackend.MATH), self.autocast():
                 out, d_out = torch.func.jvp(lambda v: self.module(gene_ids, v), (values,), (tangent,))
-        return self._outputs(out.float()), self._outputs(d_out.float())
+        return self._outputs(out), self._outputs(d_out)
 
     def gene_embeddings(self, gene_ids: Tensor) -> Tensor:
         with torch.no_grad():

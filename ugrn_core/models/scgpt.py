@@ -173,17 +173,21 @@ class ScGPTModel(nn.Module):
         Differentiable in ``values`` (forward and reverse mode).
         """
         x = self.encoder(gene_ids) + self.value_encoder(values)
+        out = self.decoder(self.transformer_encoder(x, self.attention_mask(values, key_padding_mask)))
+        if self.cfg.gene_affine:
+            out = self.ugrn_gene_mean[gene_ids] + self.ugrn_gene_scale[gene_ids] * out
+        return out
+
+    def attention_mask(self, values: Tensor, key_padding_mask: Tensor | None = None) -> Tensor | None:
+        """``[batch, 1, 1, seq]``, True where a position may be attended to (None: everywhere):
+        not padding, and with ``hide_masked_keys`` not a masked gene."""
         hidden = key_padding_mask
         if self.cfg.hide_masked_keys:
             masked = values.detach() == self.cfg.mask_value
             hidden = masked if hidden is None else hidden | masked
-        attn_mask = None
-        if hidden is not None and bool(hidden.any()):
-            attn_mask = (~hidden)[:, None, None, :]
-        out = self.decoder(self.transformer_encoder(x, attn_mask))
-        if self.cfg.gene_affine:
-            out = self.ugrn_gene_mean[gene_ids] + self.ugrn_gene_scale[gene_ids] * out
-        return out
+        if hidden is None or not bool(hidden.any()):
+            return None
+        return (~hidden)[:, None, None, :]
 
     def set_gene_affine(self, gene_ids: Tensor, mean: Tensor, scale: Tensor) -> None:
         """Store the genes' pretraining means and spreads (model units) in the output affine."""

@@ -109,8 +109,7 @@ def _encoder_layer(layer: EncoderLayer, x: Dual, attn_mask: Tensor | None) -> Du
 
 
 def _decoder(dec: ExprDecoder, x: Dual) -> Dual:
-    fc = dec.fc
-    for i, m in enumerate(fc):
+    for m in dec.fc:
         if isinstance(m, torch.nn.Linear):
             x = _linear(x, m)
         else:
@@ -130,11 +129,7 @@ def forward_with_tangent(model: ScGPTModel, gene_ids: Tensor, values: Tensor, d_
     emb = model.encoder(gene_ids)
     v_primal, v_tangent = _value_encoder(model.value_encoder, values, d_values)
     x = (emb + v_primal, v_tangent)
-    attn_mask = None
-    if model.cfg.hide_masked_keys:
-        hidden = values == model.cfg.mask_value
-        if bool(hidden.any()):
-            attn_mask = (~hidden)[:, None, None, :]
+    attn_mask = model.attention_mask(values)
     for layer in model.transformer_encoder.layers:
         x = _encoder_layer(layer, x, attn_mask)
     out, d_out = _decoder(model.decoder, x)
