@@ -53,6 +53,14 @@ def test_the_shipped_pooled_model_is_small_checked_per_set_and_knows_real_genes(
     model = load_model("default", device="cpu", genes=["Sox2", "Pou5f1", "Nanog", "Gata1", "Spi1", "Cebpa"])
     assert model.name == "default:pooled" and model.path == folder and "real human and mouse genes" in model.choice
     assert model.describe()["choice"] == model.choice
+    # the same choice from the data itself (an AnnData, or a path read for its gene names only)
+    import anndata as ad
+    import numpy as np
+
+    mouse = ad.AnnData(np.ones((3, 4), dtype=np.float32))
+    mouse.var_names = ["Sox2", "Pou5f1", "Nanog", "Gata1"]
+    assert load_model("default", device="cpu", data=mouse).name == "default:pooled"
+    assert load_model("default", device="cpu", data="demo").name == "default"
 
 
 @pytest.mark.skipif(not MDC.exists() or not (builtin.BUILTIN_DIRS["pooled"] / "best_model.pt").is_file(),

@@ -53,14 +53,9 @@ def _score_help() -> str:
 
 def _load_model(a: argparse.Namespace, data: str | None = None):
     """The model of ``--model``; for ``default``, the built-in model that knows ``data``'s genes."""
-    from .data.gene_ids import symbol_names
-    from .data.io import read_dataset
     from .models.foundation import load_model
 
-    genes = None
-    if str(a.model) == "default" and data and data != "demo":
-        genes = symbol_names(read_dataset(data, backed=True))  # names only: an .h5ad is not loaded
-    model = load_model(a.model, device=a.device, precision=a.precision, genes=genes)
+    model = load_model(a.model, device=a.device, precision=a.precision, data=data)
     print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
     if model.choice:
         print(f"  {model.choice}")

@@ -87,13 +87,12 @@ def extract(
     The :class:`~ugrn_core.grn.GRN`; ``GRN.from_anndata(adata, key_added)`` reads it back.
     With ``groupby``: ``{group: GRN}``, stored under ``uns[f"{key_added}_{group}"]``.
     """
-    from .data.gene_ids import symbol_names
     from .models.foundation import FoundationModel, load_model
     from .pipeline import prepare_data, run_extraction
 
     t0 = time.perf_counter()
     # "default": the built-in model that knows these genes (demo or pooled real-gene model)
-    fm = model if isinstance(model, FoundationModel) else load_model(model, genes=symbol_names(adata))
+    fm = model if isinstance(model, FoundationModel) else load_model(model, data=adata)
     if fm.choice:
         log.info(fm.choice)
     prepared = prepare_data(adata, fm, n_genes=n_genes, keep_genes=genes, panel=panel, layer=layer, use_raw=use_raw)

@@ -96,13 +96,7 @@ def update_settings(**changes) -> Settings:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def cached_model(spec: str, data: str | None = None):
     """The model; for ``default``, the built-in model that knows ``data``'s genes."""
-    genes = None
-    if spec == "default" and data and data != "demo":
-        from ugrn_core.data.gene_ids import symbol_names
-        from ugrn_core.data.io import read_dataset
-
-        genes = symbol_names(read_dataset(data, backed=True))
-    return load_model(spec, genes=genes)
+    return load_model(spec, data=data)
 
 
 @st.cache_resource(show_spinner="Reading, normalising and mapping the data…", max_entries=8)

@@ -51,6 +51,17 @@ def gene_coverage(genes: list[str], vocab: GeneVocab) -> float:
     return sum(vocab.resolve(g) is not None for g in genes) / max(len(genes), 1)
 
 
+def data_genes(data) -> list[str] | None:
+    """The gene names (symbols where the data has them) of an AnnData or a dataset path,
+    read without loading an .h5ad's matrix; None for the demo or no data."""
+    if data is None or (isinstance(data, (str, Path)) and str(data) in ("", "demo")):
+        return None
+    from ..data.gene_ids import symbol_names
+    from ..data.io import read_dataset
+
+    return symbol_names(read_dataset(data, backed=True) if isinstance(data, (str, Path)) else data)
+
+
 def choose_builtin(genes: list[str] | None) -> BuiltinChoice:
     """The built-in model that knows most of ``genes``; the demo model on a tie or without genes."""
     models = available()

@@ -161,13 +161,14 @@ class FoundationModel:
 
 def load_model(
     spec: str | Path = "default", device: str | torch.device | None = "auto", precision: str = "fp32",
-    genes: list[str] | None = None,
+    genes: list[str] | None = None, data=None,
 ) -> FoundationModel:
-    """Load ``"default"`` (the built-in model that knows most of ``genes``: the demo model, or
-    the pooled real-gene model for real data) or an scGPT checkpoint folder."""
-    from .builtin import choose_builtin
+    """Load ``"default"`` (the built-in model that knows most of ``genes``, or of ``data``'s
+    genes — an AnnData or a dataset path, read only for ``default``: the demo model, or the
+    pooled real-gene model for real data) or an scGPT checkpoint folder."""
+    from .builtin import choose_builtin, data_genes
 
-    choice = choose_builtin(genes) if str(spec) == "default" else None
+    choice = choose_builtin(genes if genes is not None else data_genes(data)) if str(spec) == "default" else None
     folder = choice.folder if choice else Path(spec).expanduser()
     module, vocab, value_spec, args, info = read_checkpoint(folder)
     model = FoundationModel(
