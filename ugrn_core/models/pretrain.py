@@ -256,9 +256,12 @@ def _group_errors(model, ids, V_t, groups, which: str, spec, cls_id) -> list[tup
     return out
 
 
-def _comparison(model, ids, V_t, groups, which: str, spec, cls_id) -> float:
-    errors = _group_errors(model, ids, V_t, groups, which, spec, cls_id)
+def _pooled_mse(errors: list[tuple[float, int]]) -> float:
     return sum(float(s) for s, _ in errors) / max(sum(int(n) for _, n in errors), 1)
+
+
+def _comparison(model, ids, V_t, groups, which: str, spec, cls_id) -> float:
+    return _pooled_mse(_group_errors(model, ids, V_t, groups, which, spec, cls_id))
 
 
 def _per_dataset(errors, groups, references, labels) -> list[dict]:
@@ -272,7 +275,7 @@ def _per_dataset(errors, groups, references, labels) -> list[dict]:
         cells = np.concatenate([g.train, g.select, g.check])
         rows.append({
             "dataset": str(labels[cells[0]]) if labels is not None else f"group {len(rows)}",
-            "cells": int(len(g.train) + len(g.select) + len(g.check)), "genes": int(len(g.cols)),
+            "cells": int(len(cells)), "genes": int(len(g.cols)),
             "mse_model": mse, "mse_gene_mean": ref["mse_gene_mean"], "mse_ridge": ref["mse_ridge"],
             "skill_vs_gene_mean": 1.0 - mse / max(ref["mse_gene_mean"], 1e-12),
             "skill_vs_ridge": 1.0 - mse / max(ref["mse_ridge"], 1e-12),
@@ -319,7 +322,7 @@ def pretrain(
     model.eval().cpu()
 
     errors = _group_errors(model, ids.cpu(), V_t.cpu(), groups, "check", spec, cls_id)
-    check = sum(float(s) for s, _ in errors) / max(sum(int(n) for _, n in errors), 1)
+    check = _pooled_mse(errors)
     ref = references["check"]
     mse_mean, mse_ridge = ref["mse_gene_mean"], ref["mse_ridge"]
     skill_ridge = 1.0 - check / max(mse_ridge, 1e-12)
