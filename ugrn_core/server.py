@@ -82,9 +82,8 @@ class ServerPolicy:
         this session's uploads); else :class:`PathNotAllowed`, naming only the roots."""
         p = Path(str(path)).expanduser()
         real = (p if p.is_absolute() else self.roots[0] / p).resolve()
-        for root in (*self.roots, *(Path(r).resolve() for r in extra_roots)):
-            if real == root or real.is_relative_to(root):
-                return real
+        if self._inside(real, extra_roots):
+            return real
         raise PathNotAllowed(
             f"This server opens files only under its data roots ({self.describe()}). Choose one of the files "
             "listed under the box, or upload the file."
@@ -108,9 +107,10 @@ class ServerPolicy:
                             return found
         return found
 
-    def _inside(self, path: Path) -> bool:
+    def _inside(self, path: Path, extra_roots: tuple[Path, ...] = ()) -> bool:
+        """Whether ``path``'s real location is a root or lies under one (a path is relative to itself)."""
         real = path.resolve()
-        return any(real == r or real.is_relative_to(r) for r in self.roots)
+        return any(real.is_relative_to(r) for r in (*self.roots, *(Path(r).resolve() for r in extra_roots)))
 
 
 def server_policy() -> ServerPolicy | None:
