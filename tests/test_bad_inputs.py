@@ -128,8 +128,8 @@ def test_a_dataset_over_the_memory_budget_is_subsampled_with_a_note(tmp_path, mo
 def test_two_sessions_extracting_the_same_key_compute_once(tmp_path, default_model, monkeypatch):
     import ugrn_core.extract as extract
 
-    calls, real = [], extract._compute
-    monkeypatch.setattr(extract, "_compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls, real = [], extract.compute_method
+    monkeypatch.setattr(extract, "compute_method", lambda *a, **k: calls.append(1) or real(*a, **k))
     cache, out = FeatureCache(tmp_path / "shared"), {}
 
     def session(name: str) -> None:

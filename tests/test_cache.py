@@ -13,13 +13,13 @@ import ugrn_core.extract as extract_mod
 @pytest.fixture
 def counting(monkeypatch):
     calls = []
-    real = extract_mod._compute
+    real = extract_mod.compute_method
 
     def wrapped(method, ctx, pos, *a, **k):
         calls.append((method, tuple(pos)))
         return real(method, ctx, pos, *a, **k)
 
-    monkeypatch.setattr(extract_mod, "_compute", wrapped)
+    monkeypatch.setattr(extract_mod, "compute_method", wrapped)
     return calls
 
 
@@ -86,7 +86,7 @@ def test_altered_entry_fails_checksum(tmp_path):
 def test_interrupted_run_resumes_from_finished_chunks(tmp_path, genes, counting, monkeypatch):
     cache, model = FeatureCache(tmp_path), make_model(genes)
     reference = _run(model, genes, None)
-    real = extract_mod._compute
+    real = extract_mod.compute_method
     state = {"n": 0}
 
     def dies_on_third_chunk(*a, **k):
@@ -95,12 +95,12 @@ def test_interrupted_run_resumes_from_finished_chunks(tmp_path, genes, counting,
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(extract_mod, "_compute", dies_on_third_chunk)
+    monkeypatch.setattr(extract_mod, "compute_method", dies_on_third_chunk)
     with pytest.raises(KeyboardInterrupt):
         _run(model, genes, cache)
-    monkeypatch.setattr(extract_mod, "_compute", real)
+    monkeypatch.setattr(extract_mod, "compute_method", real)
     calls = []
-    monkeypatch.setattr(extract_mod, "_compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(extract_mod, "compute_method", lambda *a, **k: calls.append(1) or real(*a, **k))
     resumed = _run(model, genes, cache)
     assert len(calls) == 1  # 7 sources / 3 per chunk = 3 chunks; 2 came from the cache
     np.testing.assert_allclose(resumed.features, reference.features, atol=1e-6)

@@ -29,13 +29,13 @@ def test_a_process_killed_mid_extraction_leaves_no_lock_and_the_next_run_resumes
         from conftest import make_model
         import ugrn_core.extract as extract_mod
         from ugrn_core.extract import ExtractionParams, FeatureCache, extract_features
-        real, n = extract_mod._compute, [0]
+        real, n = extract_mod.compute_method, [0]
         def dies(*a, **k):
             n[0] += 1
             if n[0] == 3:
                 os.kill(os.getpid(), signal.SIGKILL)  # killed while computing the third chunk, holding its lock
             return real(*a, **k)
-        extract_mod._compute = dies
+        extract_mod.compute_method = dies
         genes = [f"G{{i}}" for i in range(7)]
         extract_features("vvp", make_model(genes), genes, params=ExtractionParams(**{PARAMS!r}),
                          cache=FeatureCache({str(tmp_path)!r}))
@@ -49,8 +49,8 @@ def test_a_process_killed_mid_extraction_leaves_no_lock_and_the_next_run_resumes
         with cache.lock(key, timeout=0):
             pass
     calls = []
-    real = extract_mod._compute
-    monkeypatch.setattr(extract_mod, "_compute", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = extract_mod.compute_method
+    monkeypatch.setattr(extract_mod, "compute_method", lambda *a, **k: calls.append(1) or real(*a, **k))
     model = make_model(genes)
     resumed = extract_features("vvp", model, genes, params=ExtractionParams(**PARAMS), cache=cache)
     assert len(calls) == 1  # 7 sources / 3 per chunk: 2 chunks came from the cache

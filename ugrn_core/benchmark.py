@@ -104,8 +104,9 @@ def make_benchmark_set(name: str, prepared: PreparedData | PanelData, match: Net
 
 
 def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None, cache=None, progress=None,
-                sources: list[str] | None = None) -> None:
-    """Features for every source -> panel gene pair (default sources: the network's regulators)."""
+                sources: list[str] | None = None, engine=None) -> None:
+    """Features for every source -> panel gene pair (default sources: the network's regulators);
+    ``engine``: where the chunks run (see :func:`~ugrn_core.extract.extract_features`)."""
     if sources is None:
         sources = sorted(bset.pairs.source.unique(), key=bset.prepared.panel.index)
     for method in methods:
@@ -118,7 +119,7 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
         cb = (lambda d, t, m=method: progress(f"{bset.name}: {m}", d, t)) if progress else None
         bset.features[method] = extract_features(
             method, model, bset.prepared.panel, sources, bset.prepared.mean_values, params, cache, cb,
-            cell_values=bset.prepared.model_values,
+            cell_values=bset.prepared.model_values, engine=engine,
         )
 
 
@@ -255,6 +256,7 @@ def run_benchmark(
     progress=None,
     allow_mismatch: bool = False,
     controls: bool = False,
+    engine=None,
 ) -> BenchmarkResult:
     """Train translators (unless given) and evaluate every method on held-out pairs.
 
@@ -270,7 +272,7 @@ def run_benchmark(
         raise DataError("The controls retrain translators, so a dataset-disjoint benchmark with --controls needs "
                         "--train-data and --train-network, not only --translator.")
     t0 = time.perf_counter()
-    extract_for(test, model, methods, params, cache, progress)
+    extract_for(test, model, methods, params, cache, progress, engine=engine)
     report: dict = {"split": split, "test": test.summary(), "model": model.describe(), "seed": seed}
     if split == "genes":
         gs: GeneSplit = gene_split(test.pairs, test_fraction, seed)
@@ -282,7 +284,7 @@ def run_benchmark(
     else:
         train_source = train
         if train is not None:
-            extract_for(train, model, methods, params, cache, progress)
+            extract_for(train, model, methods, params, cache, progress, engine=engine)
             report["train"] = train.summary()
         train_pairs = None if train is None else train.pairs
         test_pairs = test.pairs

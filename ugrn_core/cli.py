@@ -45,6 +45,20 @@ def _extraction_params(a: argparse.Namespace):
     )
 
 
+def _engine(a: argparse.Namespace):
+    """The chunks' engine of ``--engine`` (``--address`` and ``--gpus-per-task`` only mean something with ray)."""
+    from .extract.engines import make_engine
+
+    if a.engine != "ray" and (a.address is not None or a.gpus_per_task):
+        raise SystemExit("--address and --gpus-per-task go with --engine ray; add --engine ray or leave them out.")
+    engine = make_engine(a.engine, address=a.address, gpus_per_task=a.gpus_per_task)
+    if a.engine == "ray":
+        where = a.address or "a Ray instance started on this machine"
+        print(f"Engine: Ray ({where}; {a.gpus_per_task:g} GPU per task); the cache {a.cache_dir or 'folder'} must be "
+              "shared by every worker")
+    return engine
+
+
 def _score_help() -> str:
     from .extract import SCORE_HELP
 
@@ -126,7 +140,7 @@ def _extract_into(out: Path, prepared, model, a: argparse.Namespace, params, sou
     from .pipeline import edges_table, run_extraction
 
     bars = StageBars(desc=lambda method: f"{method:>4}", unit="cell")
-    results = run_extraction(prepared, model, a.methods, sources, params, cache, bars)
+    results = run_extraction(prepared, model, a.methods, sources, params, cache, bars, engine=_engine(a))
     bars.close()
     (out / "features").mkdir(parents=True, exist_ok=True)
     for method, feats in results.items():
@@ -246,7 +260,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     result = run_benchmark(
         test, model, a.split, train, a.methods, a.classical, _extraction_params(a), cache,
         TranslatorConfig(seed=a.seed), translators, a.test_fraction, a.seed, bars, allow_mismatch=a.allow_mismatch,
-        controls=a.controls,
+        controls=a.controls, engine=_engine(a),
     )
     if result.report.get("dropped_seen_pairs"):
         print(f"Left out {result.report['dropped_seen_pairs']:,} held-out pairs with a gene the given translator "
@@ -291,7 +305,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     sources = list(dict.fromkeys([*sources, *sorted(set(bset.pairs.source), key=panel.index)]))
     cache = None if a.no_cache else FeatureCache(a.cache_dir)
     bars = StageBars(unit="cell")
-    extract_for(bset, model, a.methods, _extraction_params(a), cache, bars, sources=sources)
+    extract_for(bset, model, a.methods, _extraction_params(a), cache, bars, sources=sources, engine=_engine(a))
     bars.close()
     features = bset.features
     pairs = pd.DataFrame([(s, t) for s in sources for t in panel if s != t], columns=["source", "target"])
@@ -441,6 +455,13 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-coverage", type=float, default=0.5, help="refuse if fewer genes than this fraction are in the vocabulary")
     p.add_argument("--cache-dir", default=None, help="feature cache folder (default: $UGRN_CACHE_DIR or ~/.cache/ugrn_explorer)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where chunks of sources run: this process (local) or Ray tasks, one model per worker "
+                        "(needs `pip install 'ugrn-explorer[ray]'`; on a cluster the cache folder must be shared)")
+    p.add_argument("--address", default=None,
+                   help="with --engine ray: 'auto' joins the cluster this machine is in, HOST:PORT a remote head; "
+                        "default: start Ray on this machine")
+    p.add_argument("--gpus-per-task", type=float, default=0, help="with --engine ray: GPUs each chunk asks for (1: one chunk per GPU)")
 
 
 def build_parser() -> argparse.ArgumentParser:

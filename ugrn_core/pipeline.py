@@ -140,14 +140,16 @@ def run_extraction(
     params: ExtractionParams | None = None,
     cache: FeatureCache | None = None,
     progress=None,
+    engine=None,
 ) -> dict[str, PairFeatures]:
-    """Extract each method's features; ``progress(method, done, total)`` if given."""
+    """Extract each method's features; ``progress(method, done, total)`` if given; ``engine``:
+    ``"local"`` (default), ``"ray"`` or an engine object (:mod:`ugrn_core.extract.engines`)."""
     out = {}
     for method in methods:
         cb = (lambda d, t, m=method: progress(m, d, t)) if progress else None
         out[method] = extract_features(
             method, model, prepared.panel, sources, prepared.mean_values, params, cache, cb,
-            cell_values=prepared.model_values, spread_values=prepared.reference_values,
+            cell_values=prepared.model_values, spread_values=prepared.reference_values, engine=engine,
         )
     return out
 

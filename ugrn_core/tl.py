@@ -42,6 +42,7 @@ def extract(
     progress: bool = True,
     groupby: str | None = None,
     groups: list[str] | None = None,
+    engine=None,
 ) -> GRN | dict[str, GRN]:
     """Score every ordered pair of a gene panel of ``adata`` with a frozen foundation model.
 
@@ -81,6 +82,10 @@ def extract(
         Each group's virtual cells are drawn from its own cells and Pert uses its mean cell;
         the panel is chosen on all cells, so the groups' pairs line up
         (:func:`differential` compares two).
+    engine
+        Where the work runs: ``"local"`` (this process, default), ``"ray"`` (a Ray instance on
+        this machine) or ``RayEngine(address="auto", gpus_per_task=1)`` from
+        :mod:`ugrn_core.extract.engines` for a cluster; the results are the same.
 
     Returns
     -------
@@ -110,7 +115,8 @@ def extract(
     out = {}
     for group, part in parts.items():
         t1 = time.perf_counter()
-        features = run_extraction(part, fm, list(methods), params=params, cache=FeatureCache() if cache else None, progress=bars)
+        features = run_extraction(part, fm, list(methods), params=params, cache=FeatureCache() if cache else None, progress=bars,
+                                  engine=engine)
         grn = GRN.from_extraction(fm, part, features, params, data_label=label if group is None else f"{label}, {groupby} = {group}",
                                   layer=layer, use_raw=use_raw, timings={"total": time.perf_counter() - (t0 if group is None else t1)})
         if match is not None:

@@ -17,6 +17,7 @@ from ..models.foundation import FoundationModel
 from .base import ExtractionContext, PairFeatures, Progress, no_progress
 from .cache import FeatureCache, content_key
 from .emb import embedding_features
+from .engines import ChunkJob, ChunkWork, make_engine
 from .gt import gt_features
 from .pert import perturbation_features
 from .scale import SCALED_METHODS, SCALES, SPREAD_CELLS, target_spread
@@ -132,11 +133,12 @@ def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None
     return n_sources * (per_source + params.copies) * params.draws  # a reference per source
 
 
-def _compute(method: str, ctx: ExtractionContext, pos: np.ndarray, params: ExtractionParams, grid, progress, done0, total):
+def compute_method(method: str, ctx: ExtractionContext, pos: np.ndarray, grid, emb_mode: str, progress, done0, total):
+    """One chunk of sources' features by ``method`` (no cache: see ``engines.run_chunk``)."""
     if method == "pert":
         return perturbation_features(ctx, pos, progress, done0, total)
     if method == "emb":
-        return embedding_features(ctx, pos, params.emb_mode)
+        return embedding_features(ctx, pos, emb_mode)
     if method == "vvp":
         return vvp_features(ctx, pos, grid, progress, done0, total)
     if method == "gt":
@@ -170,6 +172,7 @@ def extract_features(
     progress: Progress | None = None,
     cell_values: np.ndarray | None = None,
     spread_values: np.ndarray | None = None,
+    engine=None,
 ) -> PairFeatures:
     """Features for every ordered pair (source -> target) among ``genes``.
 
@@ -181,6 +184,8 @@ def extract_features(
         ``cells`` context, which reads a fixed sample of ``params.n_cells`` of them.
     spread_values: the cells per-target spreads (``params.scale``) are read from (default
         ``cell_values``); one group of cells passes the whole dataset's, so groups compare.
+    engine: where the chunks run: ``"local"`` (default, this process), ``"ray"`` or an
+        engine object (``engines.RayEngine(address=..., gpus_per_task=...)``).
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; choose from {', '.join(METHODS)}")
@@ -209,13 +214,13 @@ def extract_features(
     chunks = [pos_all[i:i + params.chunk_sources] for i in range(0, len(pos_all), params.chunk_sources)]
     per_source = max(per_draw // max(len(sources), 1), 0)
 
-    def one_draw(draw: int, done: int) -> np.ndarray:
-        """Every chunk's features with the ``draw``-th sample of real cells (cached per chunk)."""
+    work = ChunkWork(method, genes, background, mean_values, params.batch_size,
+                     params.context if virtual else "background", params.mask_folds,
+                     params.fill if virtual else "constant", grid, params.emb_mode)
+    jobs, sizes = [], []
+    for draw in range(draws):
         cells = (sample_cells(cell_values, params.n_cells, seed=params.cell_seed + draw)
                  if reads_cells and cell_values is not None else None)
-        ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size,
-                                params.context if virtual else "background", params.mask_folds,
-                                params.fill if virtual else "constant", cells)
         key_parts = [
             method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
             background if virtual else None,
@@ -225,25 +230,15 @@ def extract_features(
             grid, params.emb_mode if method == "emb" else None,
             np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
         ]
-        results = []
+        done = draw * per_draw
         for chunk in chunks:
-            key = content_key(*key_parts, chunk)
-            if cache is not None:
-                with cache.lock(key):
-                    hit = cache.load(key)
-                    if hit is None:
-                        arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
-                        cache.save(key, {"features": arr})
-                    else:
-                        arr = hit["features"]
-            else:
-                arr = _compute(method, ctx, chunk, params, grid, progress, done, total)
-            results.append(arr)
-            done += per_source * len(chunk)
-            progress(min(done, total), total)
-        return np.concatenate(results) if results else np.zeros((0, len(genes), 1), np.float32)
-
-    drawn = [one_draw(d, d * per_draw) for d in range(draws)]
+            jobs.append(ChunkJob(content_key(*key_parts, chunk), chunk, cells, done))
+            sizes.append(per_source * len(chunk))
+            done += sizes[-1]
+    arrays = make_engine(engine).run(work, model, jobs, cache, progress, total, sizes)
+    empty = np.zeros((0, len(genes), 1), np.float32)
+    drawn = [np.concatenate(arrays[d * len(chunks):(d + 1) * len(chunks)]) if chunks else empty
+             for d in range(draws)]
     progress(total, total)
     spread = None
     if method in SCALED_METHODS and params.scale != "none":
