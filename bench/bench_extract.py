@@ -177,10 +177,13 @@ def main() -> None:
         bs, naive = a.batch_size or (32 if model.device.type == "cuda" else 8), a.naive_pairs or 2
     n_src = a.sources or len(genes)
     sources = genes[:n_src]
-    print(f"device={model.device} precision={a.precision} torch={torch.__version__} threads={torch.get_num_threads()}")
+    print(f"device={model.device} precision={model.precision} (asked: {a.precision}) torch={torch.__version__} "
+          f"threads={torch.get_num_threads()}")
+    if model.precision_note:
+        print(model.precision_note)
     print(f"case={label}, panel={len(genes)} genes, timing {n_src} sources x {len(genes)} targets")
-    # the precision the model really runs in: bf16 autocast is CUDA-only, a CPU model stays fp32
-    bf16 = a.precision == "bf16" and model.device.type == "cuda"
+    # the precision the model really runs in (bf16 only where this machine multiplies it natively)
+    bf16 = model.precision == "bf16"
     dtype, dname = (torch.bfloat16, "bf16") if bf16 else (torch.float32, "fp32")
     ceiling = matmul_ceiling(model.device, dtype)
     print(f"ceiling: 2048x2048 {dname} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")

@@ -73,6 +73,8 @@ def _load_model(a: argparse.Namespace, data: str | None = None):
     print(f"Model: {model.name} ({model.n_params:,} parameters, {model.module.cfg.nlayers} layers) on {model.device}")
     if model.choice:
         print(f"  {model.choice}")
+    if model.precision_note:
+        print(f"  {model.precision_note}")
     return model
 
 
@@ -451,7 +453,7 @@ def _extraction_arguments(p: argparse.ArgumentParser) -> None:
                         "(data_sd), or raw responses (none)")
     p.add_argument("--batch-size", type=int, default=64, help="virtual cells per forward pass (halved automatically on GPU out-of-memory)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 autocast on CUDA")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16 where this device multiplies it natively (GPU; AMX or AVX512-BF16 CPU), else fp32 with a note")
     p.add_argument("--min-coverage", type=float, default=0.5, help="refuse if fewer genes than this fraction are in the vocabulary")
     p.add_argument("--cache-dir", default=None, help="feature cache folder (default: $UGRN_CACHE_DIR or ~/.cache/ugrn_explorer)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")

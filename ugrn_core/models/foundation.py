@@ -45,6 +45,7 @@ class FoundationModel:
     path: Path | None = None
     precision: str = "fp32"
     choice: str = ""  # for ``default``: which built-in model, and why
+    precision_note: str = ""  # when bf16 was asked for: whether it runs, and why
 
     def __post_init__(self) -> None:
         self.module.eval()
@@ -65,9 +66,10 @@ class FoundationModel:
         return self
 
     def autocast(self):
-        """bf16 autocast on CUDA when ``precision == 'bf16'``; a no-op otherwise."""
-        if self.precision == "bf16" and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
+        """bf16 autocast (CUDA or CPU) when ``precision == 'bf16'``; a no-op otherwise.
+        :func:`load_model` only keeps bf16 where this machine runs it natively."""
+        if self.precision == "bf16" and self.device.type in ("cuda", "cpu"):
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
     def token_ids(self, genes) -> Tensor:
@@ -165,8 +167,14 @@ def load_model(
 ) -> FoundationModel:
     """Load ``"default"`` (the built-in model that knows most of ``genes``, or of ``data``'s
     genes — an AnnData or a dataset path, read only for ``default``: the demo model, or the
-    pooled real-gene model for real data) or an scGPT checkpoint folder."""
+    pooled real-gene model for real data) or an scGPT checkpoint folder.
+
+    precision: ``"bf16"`` runs in bf16 where this device multiplies it natively (measured, see
+    :mod:`.precision`) and in fp32 otherwise; ``model.precision_note`` says which and why."""
     from .builtin import choose_builtin, data_genes
+    from .precision import resolve_precision
+
+    precision, note = resolve_precision(precision, resolve_device(device))
 
     choice = choose_builtin(genes if genes is not None else data_genes(data)) if str(spec) == "default" else None
     folder = choice.folder if choice else Path(spec).expanduser()
@@ -182,6 +190,7 @@ def load_model(
         ignored_keys=info["ignored_keys"],
         path=folder,
         precision=precision,
+        precision_note=note,
     )
     return model.to(device)
 
