@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from ugrn_core.cli import main
+from ugrn_core.extract import PairFeatures
 
 
 def test_extract_demo_default_writes_contract_files(tmp_path, capsys):
@@ -22,12 +23,14 @@ def test_extract_demo_default_writes_contract_files(tmp_path, capsys):
     assert edges[["pert", "emb", "vvp", "gt"]].notna().all().all()
     for method, dim in [("pert", 1), ("emb", None), ("vvp", 8), ("gt", 8)]:
         with np.load(out / "features" / f"{method}.npz") as npz:
-            assert npz["features"].shape[:2] == (25, 25)
-            if dim:
-                assert npz["features"].shape[2] == dim
+            if method == "emb":  # the two embedding row sets; e_ij = source_rows[i] + target_rows[j]
+                assert npz["source_rows"].shape[0] == npz["target_rows"].shape[0] == 25
+                assert str(npz["emb_mode"]) == "sum"
+            else:
+                assert npz["features"].shape == (25, 25, dim)
             assert "TF16" in list(npz["sources"])
-    from ugrn_core.extract import PairFeatures
-
+        loaded = PairFeatures.load_npz(out / "features" / f"{method}.npz", method)
+        assert loaded.features.shape[:2] == (25, 25)
     gt = PairFeatures.load_npz(out / "features" / "gt.npz", "gt")
     row = gt.to_frame().set_index(["source", "target"])["gt"]
     np.testing.assert_allclose(row.loc[list(zip(edges.source, edges.target))].to_numpy(), edges["gt"], rtol=1e-5)

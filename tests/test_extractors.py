@@ -199,3 +199,21 @@ def test_out_of_memory_halves_the_batch_and_completes(tiny_model, genes):
 
     out = run_in_batches(fn, 7, ctx, lambda d, t: None, 0, 7)
     assert out.ravel().tolist() == list(range(7)) and ctx.batch_size == 2
+
+
+@pytest.mark.parametrize("mode", ["sum", "concat"])
+def test_embedding_pairs_index_like_the_full_array_without_building_it(mode):
+    from ugrn_core.extract.emb import PairEmbedding
+
+    rng = np.random.default_rng(0)
+    Es, Et = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(5, 3)).astype(np.float32)
+    lazy = PairEmbedding(Es, Et, mode)
+    a, b = np.broadcast_to(Es[:, None], (4, 5, 3)), np.broadcast_to(Et[None], (4, 5, 3))
+    full = a + b if mode == "sum" else np.concatenate([a, b], axis=-1)  # the naive reference
+    si, ti = np.array([0, 3, 2]), np.array([4, 1, 1])
+    for key in [(si, ti), 1, (1, slice(None)), (slice(1, 3), slice(None)), (slice(None), 2), (2, 3), (si, slice(None))]:
+        np.testing.assert_allclose(lazy[key], full[key])
+    assert lazy.shape == full.shape and np.asarray(lazy).shape == full.shape
+    # scGPT size: 1,200 genes at d = 512 would be 2.9 GB as [S, T, D]; the lazy form holds two [1200, 512] blocks
+    big = PairEmbedding(np.zeros((1200, 512), np.float32), np.zeros((1200, 512), np.float32))
+    assert big.shape == (1200, 1200, 512) and big.source_rows.nbytes + big.target_rows.nbytes < 5e6

@@ -32,7 +32,7 @@ from .data.networks import NetworkMatch
 from .errors import DataError
 from .explore import default_score, pair_response, ranked_regulators, ranked_targets, score_columns, score_table
 from .extract import ExtractionParams, PairFeatures
-from .extract.base import json_value
+from .extract.base import FEATURE_KEYS, feature_arrays, features_from_arrays, json_value
 from .pipeline import PanelData, PreparedData, edges_table
 from .splits import pair_universe
 from .translator import TranslatorConfig, TranslatorSet
@@ -336,7 +336,7 @@ class GRN:
         feats = {}
         for method, f in self.features.items():
             feats[method] = {"sources": list(f.sources), "targets": list(f.targets), "params": f.params}
-            arrays[f"features.{method}.features"] = np.asarray(f.features)
+            arrays.update({f"features.{method}.{k}": v for k, v in feature_arrays(f.features).items()})
             arrays[f"features.{method}.score"] = np.asarray(f.score)
             if f.score_sd is not None:
                 arrays[f"features.{method}.score_sd"] = np.asarray(f.score_sd)
@@ -373,7 +373,8 @@ class GRN:
                             f"{FORMAT_VERSION}); upgrade with `pip install -U ugrn-explorer`.")
         features = {}
         for method, f in meta["features"].items():
-            features[method] = PairFeatures(method, arrays[f"features.{method}.features"], list(f["sources"]),
+            stored = {k: arrays[f"features.{method}.{k}"] for k in FEATURE_KEYS if f"features.{method}.{k}" in arrays}
+            features[method] = PairFeatures(method, features_from_arrays(stored), list(f["sources"]),
                                             list(f["targets"]), arrays[f"features.{method}.score"], dict(f["params"]),
                                             arrays.get(f"features.{method}.score_sd"))
         p = dict(meta.get("params", {}))

@@ -28,6 +28,8 @@ ENSEMBLE_SIGN_OF = ("vvp", "gt")
 
 def predicted_sign(feats: PairFeatures) -> np.ndarray:
     """``[sources, targets]`` of -1 / 0 / +1 for a signed feature type (all 0 for others)."""
+    if feats.method not in SIGNED_METHODS:
+        return np.zeros(feats.features.shape[:2], dtype=np.int8)
     f = np.asarray(feats.features, dtype=np.float64)
     if feats.method == "vvp":
         grid = feats.params.get("value_grid")

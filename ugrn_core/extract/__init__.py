@@ -214,11 +214,17 @@ def extract_features(
     chunks = [pos_all[i:i + params.chunk_sources] for i in range(0, len(pos_all), params.chunk_sources)]
     per_source = max(per_draw // max(len(sources), 1), 0)
 
+    if method == "emb":  # a lookup, no forward pass: no chunks, no cache, never [S, T, D] in memory
+        ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size)
+        drawn = [embedding_features(ctx, pos_all, params.emb_mode)]
+        progress(total, total)
+    else:
+        drawn = None
     work = ChunkWork(method, genes, background, mean_values, params.batch_size,
                      params.context if virtual else "background", params.mask_folds,
                      params.fill if virtual else "constant", grid, params.emb_mode)
     jobs, sizes = [], []
-    for draw in range(draws):
+    for draw in range(draws if drawn is None else 0):
         cells = (sample_cells(cell_values, params.n_cells, seed=params.cell_seed + draw)
                  if reads_cells and cell_values is not None else None)
         key_parts = [
@@ -235,10 +241,11 @@ def extract_features(
             jobs.append(ChunkJob(content_key(*key_parts, chunk), chunk, cells, done))
             sizes.append(per_source * len(chunk))
             done += sizes[-1]
-    arrays = make_engine(engine).run(work, model, jobs, cache, progress, total, sizes)
-    empty = np.zeros((0, len(genes), 1), np.float32)
-    drawn = [np.concatenate(arrays[d * len(chunks):(d + 1) * len(chunks)]) if chunks else empty
-             for d in range(draws)]
+    if drawn is None:
+        arrays = make_engine(engine).run(work, model, jobs, cache, progress, total, sizes)
+        empty = np.zeros((0, len(genes), 1), np.float32)
+        drawn = [np.concatenate(arrays[d * len(chunks):(d + 1) * len(chunks)]) if chunks else empty
+                 for d in range(draws)]
     progress(total, total)
     spread = None
     if method in SCALED_METHODS and params.scale != "none":
@@ -257,7 +264,7 @@ def extract_features(
         info.pop("cell_seed"), info.pop("n_cell_samples")  # only the cells context draws cells
     if method == "emb":
         # E_i + E_j alone gives no pair score; the untrained use of embeddings is cosine similarity.
-        E = model.gene_embeddings(model.token_ids(genes)).cpu().numpy()
+        E = features.target_rows
         score = _cosine(E[pos_all], E)
     else:
         score = _mean_abs(features)

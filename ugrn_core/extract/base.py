@@ -50,9 +50,9 @@ class PairFeatures:
     def save_npz(self, path) -> None:
         """Features, genes, score and the parameters (value grid included) in one ``.npz``."""
         extra = {} if self.score_sd is None else {"score_sd": self.score_sd.astype(np.float32)}
+        extra.update(feature_arrays(self.features))
         np.savez_compressed(
             path,
-            features=self.features.astype(np.float32),
             sources=np.asarray(self.sources, dtype=str),
             targets=np.asarray(self.targets, dtype=str),
             score=self.score.astype(np.float32),
@@ -65,7 +65,30 @@ class PairFeatures:
         with np.load(path, allow_pickle=False) as npz:
             params = json.loads(str(npz["params"])) if "params" in npz.files else {}
             sd = npz["score_sd"] if "score_sd" in npz.files else None
-            return cls(method, npz["features"], list(npz["sources"]), list(npz["targets"]), npz["score"], params, sd)
+            features = features_from_arrays({k: npz[k] for k in npz.files if k in FEATURE_KEYS})
+            return cls(method, features, list(npz["sources"]), list(npz["targets"]), npz["score"], params, sd)
+
+
+FEATURE_KEYS = ("features", "source_rows", "target_rows", "emb_mode")
+
+
+def feature_arrays(features) -> dict[str, np.ndarray]:
+    """How pair features are stored: the array, or an embedding's two row sets (never [S, T, D])."""
+    from .emb import PairEmbedding
+
+    if isinstance(features, PairEmbedding):
+        return {"source_rows": features.source_rows, "target_rows": features.target_rows,
+                "emb_mode": np.asarray(features.mode)}
+    return {"features": np.asarray(features, dtype=np.float32)}
+
+
+def features_from_arrays(arrays: dict[str, np.ndarray]):
+    """The inverse of :func:`feature_arrays`."""
+    from .emb import PairEmbedding
+
+    if "source_rows" in arrays:
+        return PairEmbedding(arrays["source_rows"], arrays["target_rows"], str(arrays["emb_mode"]))
+    return arrays["features"]
 
 
 def json_value(o):
