@@ -97,6 +97,18 @@ def forward_flops(model, n_genes: int) -> tuple[float, float]:
     return float(linear), float(attention)
 
 
+def tangent_pass_flops(model, n_genes: int) -> float:
+    """Matmul FLOPs of one cell's GT pass: the forward, every linear product again for the
+    tangent and attention's two products twice more, except in the first layer, where the
+    tangent sits on the source token alone (its q/k/v tangent is one row, its attention
+    tangent O(n·d): not counted)."""
+    cfg = model.module.cfg
+    n, d = n_genes + 1, cfg.d_model
+    linear, attention = forward_flops(model, n_genes)
+    first_layer_qkv, first_layer_attention = n * 2 * 3 * d * d, attention / cfg.nlayers
+    return float(2 * linear - first_layer_qkv + 3 * attention - 2 * first_layer_attention)
+
+
 def virtual_cells(method: str, params, model, n_sources: int) -> int:
     """Forward passes (cells) an extractor runs for n_sources in the background context."""
     if method == "pert":
@@ -106,7 +118,7 @@ def virtual_cells(method: str, params, model, n_sources: int) -> int:
     return 0
 
 
-def bench(model, genes, sources, methods, batch_size, naive_pairs, label):
+def bench(model, genes, sources, methods, batch_size, naive_pairs, label, repeats=3):
     dev = model.device
     # The paper's background context, which the naive loop below writes out; the cells context
     # runs the same batched code on n_cells inputs per virtual cell (n_cells x the time).
@@ -116,13 +128,23 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label):
     rows = []
     for method in methods:
         extract_features(method, model, genes, sources=sources[:1], mean_values=mean, params=params)  # warm-up
-        if dev.type == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        sync(dev)
-        t0 = time.perf_counter()
-        extract_features(method, model, genes, sources=sources, mean_values=mean, params=params)
-        sync(dev)
-        dt = time.perf_counter() - t0
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    # interleaved rounds, median per method: a machine whose speed drifts (a shared VM) moves
+    # every method alike, so the ratios between them hold
+    times = {method: [] for method in methods}
+    for _ in range(repeats):
+        for method in methods:
+            sync(dev)
+            t0 = time.perf_counter()
+            extract_features(method, model, genes, sources=sources, mean_values=mean, params=params)
+            sync(dev)
+            times[method].append(time.perf_counter() - t0)
+    if "gt" in times and "vvp" in times:
+        rounds = ", ".join(f"{g / v:.2f}" for g, v in zip(times["gt"], times["vvp"]))
+        print(f"gt/vvp time per round (same cells per method each round, before per-cell scaling): {rounds}")
+    for method in methods:
+        dt = float(np.median(times[method]))
         pairs = len(sources) * len(genes)
         grid = params.grid(model, method) if method in ("vvp", "gt") else None
         rng = np.random.default_rng(0)
@@ -136,8 +158,7 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label):
         peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
         cells = virtual_cells(method, params, model, len(sources))
         linear, attention = forward_flops(model, len(genes))
-        # the tangent pass repeats every linear product once and attention's two products twice
-        flops = cells * ((2 * linear + 3 * attention) if method == "gt" else (linear + attention))
+        flops = cells * (tangent_pass_flops(model, len(genes)) if method == "gt" else (linear + attention))
         rows.append((label, method, len(sources), pairs / dt, naive_rate, dt, peak, cells, flops / dt))
     return rows
 
@@ -161,6 +182,7 @@ def main() -> None:
     ap.add_argument("--genes", type=int, default=0, help="panel size (default: 300 / 1200)")
     ap.add_argument("--batch-size", type=int, default=0)
     ap.add_argument("--naive-pairs", type=int, default=0)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds per method (median)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     a = ap.parse_args()
@@ -187,7 +209,7 @@ def main() -> None:
     dtype, dname = (torch.bfloat16, "bf16") if bf16 else (torch.float32, "fp32")
     ceiling = matmul_ceiling(model.device, dtype)
     print(f"ceiling: 2048x2048 {dname} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
-    rows = bench(model, genes, sources, methods, bs, naive, label)
+    rows = bench(model, genes, sources, methods, bs, naive, label, a.repeats)
     ceiling_after = matmul_ceiling(model.device, dtype)
     print(f"ceiling after the extractors: {ceiling_after / 1e9:.1f} GFLOP/s (a large change means the machine was busy)")
     ceiling = max(ceiling, ceiling_after)

@@ -7,6 +7,7 @@ import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel
+import ugrn_core.models.tangent as tangent_mod
 from ugrn_core.models.tangent import forward_with_tangent
 
 
@@ -19,8 +20,32 @@ def _model(**variant) -> ScGPTModel:
     return model
 
 
-@pytest.mark.parametrize("variant", [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True}],
-                         ids=["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine"])
+VARIANTS = [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True}]
+VARIANT_IDS = ["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize("last_cell", ["one-hot", "zero"])
+def test_one_hot_tangents_take_the_sparse_first_layer_and_equal_torch_jvp(variant, last_cell):
+    """GT's tangents (one source per cell) use the first layer's row-and-column rule."""
+    model = _model(**variant)
+    gen = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, 30, (6, 12), generator=gen)
+    values = torch.rand(6, 12, generator=gen, dtype=torch.float64) * 4
+    values[:, 3] = -1.0
+    tangent = torch.zeros_like(values)
+    tangent[torch.arange(6), torch.tensor([0, 2, 5, 7, 11, 4])] = torch.tensor([1.0, 1.0, 1.0, -2.5, 1.0, 0.5], dtype=torch.float64)
+    if last_cell == "zero":
+        tangent[5] = 0.0
+    assert tangent_mod._one_hot_rows(tangent) is not None  # the sparse path is the one under test
+    out, d_out = forward_with_tangent(model, ids, values, tangent)
+    with sdpa_kernel(SDPBackend.MATH):
+        ref_out, ref_d = torch.func.jvp(lambda v: model(ids, v), (values,), (tangent,))
+    torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(d_out, ref_d, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
 def test_forward_with_tangent_equals_torch_jvp(variant):
     model = _model(**variant)
     gen = torch.Generator().manual_seed(1)
