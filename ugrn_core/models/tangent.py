@@ -33,6 +33,10 @@ def _layer_norm(x: Dual, norm: torch.nn.LayerNorm) -> Dual:
     """LayerNorm's Jacobian is symmetric, so its JVP is its VJP: torch's fused backward
     kernel applied to the tangent (one pass instead of eight elementwise ones)."""
     primal, tangent = x
+    dtype = torch.promote_types(primal.dtype, tangent.dtype)
+    if dtype in (torch.bfloat16, torch.float16):  # under autocast, LayerNorm runs in fp32 (as torch's own does)
+        dtype = torch.float32
+    primal, tangent = primal.to(dtype), tangent.to(dtype)
     shape = primal.shape[-1:]
     out, mean, rstd = torch.ops.aten.native_layer_norm(primal, shape, norm.weight, norm.bias, norm.eps)
     d_xhat = torch.ops.aten.native_layer_norm_backward(tangent, primal, shape, mean, rstd, None, None,
