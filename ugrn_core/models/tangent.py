@@ -91,24 +91,37 @@ def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
     qs = q.mul(scale).contiguous()
     qd = flat(torch.cat([dq.mul(scale), qs], dim=-1))
     kd = flat(torch.cat([k, dk], dim=-1))
+    merge = lambda t: t.view(b, h, n, dh).transpose(1, 2).reshape(b, n, d)  # noqa: E731
+    step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))  # the [m, n, n] temporaries stay small: memory-bound ops run in cache
     qs, k, v, dv = flat(qs), flat(k), flat(v), flat(dv)
     mask = None if attn_mask is None else attn_mask.expand(b, h, n, n).reshape(b * h, n, n)
     out, d_out = torch.empty_like(qs), torch.empty_like(qs)
-    step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))  # the [m, n, n] temporaries stay small: memory-bound ops run in cache
     for i in range(0, b * h, step):
         s = slice(i, i + step)
         _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
-    merge = lambda t: t.view(b, h, n, dh).transpose(1, 2).reshape(b, n, d)  # noqa: E731
     return _linear((merge(out), merge(d_out)), att.out_proj)
 
 
-def _attention_one_hot_block(q, k, v, a, c, dv_s, pos, mask: Tensor | None, out: Tensor, d_out: Tensor) -> None:
-    """Attention and its tangent when the input's tangent sits on one token per cell (``pos``).
+def _one_hot_tangent(col, row, a, c, v, dv_s, pos, out: Tensor, d_out: Tensor) -> None:
+    """Attention's tangent when the input's tangent sits on one token per cell (``pos``).
 
     Then dS is row ``pos`` (a_j = dq_s·k_j) plus column ``pos`` (c_i = q_i·dk_s), and
-    P∘dS, its row sums and both products with V need only P's row and column ``pos``:
-    O(n·dh) per slice instead of O(n²·dh). ``a`` and ``c`` arrive scaled, ``[m, n]``.
+    P∘dS, its row sums and both products with V need only P's column ``col = P[:, s]`` and
+    row ``row = P[s, :]``: O(n·dh) per slice instead of O(n²·dh). ``a``, ``c``: scaled, [m, n].
     """
+    idx = pos.view(-1, 1, 1).expand(-1, 1, v.shape[2])
+    v_s = v.gather(1, idx)  # [m, 1, dh]
+    cw = (col * c).unsqueeze(2)  # column s of P∘dS
+    # P·dV (dV is dv_s at row s) + the column part of (P∘dS)·V − r∘out
+    torch.addcmul(cw * (v_s - out), col.unsqueeze(2), dv_s.unsqueeze(1), out=d_out)
+    e = row * a  # row s of P∘dS, without the (s, s) entry's column part (already above)
+    extra = torch.bmm(e.unsqueeze(1), v) - e.sum(1).view(-1, 1, 1) * out.gather(1, idx)
+    d_out.scatter_add_(1, idx, extra)
+
+
+def _attention_one_hot_block(q, k, v, a, c, dv_s, pos, mask: Tensor | None, out: Tensor, d_out: Tensor) -> None:
+    """A block of slices: the primal with an explicit softmax, whose row and column ``pos``
+    then give the tangent (:func:`_one_hot_tangent`)."""
     scores = torch.bmm(q, k.transpose(1, 2))  # q is pre-scaled
     if mask is not None:
         scores = scores.masked_fill_(~mask, float("-inf"))
@@ -117,13 +130,7 @@ def _attention_one_hot_block(q, k, v, a, c, dv_s, pos, mask: Tensor | None, out:
     idx = pos.view(-1, 1, 1)
     col = p.gather(2, idx.expand(-1, p.shape[1], 1)).squeeze(2)  # P[:, s]
     row = p.gather(1, idx.expand(-1, 1, p.shape[2])).squeeze(1)  # P[s, :]
-    v_s = v.gather(1, idx.expand(-1, 1, v.shape[2]))  # [m, 1, dh]
-    cw = (col * c).unsqueeze(2)  # column s of P∘dS
-    # P·dV (dV is dv_s at row s) + column part of (P∘dS)·V − r∘out
-    torch.addcmul(cw * (v_s - out), col.unsqueeze(2), dv_s.unsqueeze(1), out=d_out)
-    e = row * a  # row s of P∘dS, without the (s, s) entry's column part (already above)
-    extra = torch.bmm(e.unsqueeze(1), v) - e.sum(1).view(-1, 1, 1) * out.gather(1, idx.expand(-1, 1, v.shape[2]))
-    d_out.scatter_add_(1, idx.expand(-1, 1, v.shape[2]), extra)
+    _one_hot_tangent(col, row, a, c, v, dv_s, pos, out, d_out)
 
 
 def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tensor, attn_mask: Tensor | None) -> Dual:
@@ -137,14 +144,15 @@ def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tens
     a = torch.bmm(k, dq_s.unsqueeze(2)).squeeze(2).mul_(scale)  # [m, n]: dq_s·k_j
     c = torch.bmm(q, dk_s.unsqueeze(2)).squeeze(2)  # q_i·dk_s (q carries the scale)
     pos_m = pos.repeat_interleave(h)
+    merge = lambda t: t.view(b, h, n, dh).transpose(1, 2).reshape(b, n, d)  # noqa: E731
+    d_out = torch.empty_like(q)
     mask = None if attn_mask is None else attn_mask.expand(b, h, n, n).reshape(b * h, n, n)
-    out, d_out = torch.empty_like(q), torch.empty_like(q)
+    out = torch.empty_like(q)
     step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))
     for i in range(0, b * h, step):
         s = slice(i, i + step)
         _attention_one_hot_block(q[s], k[s], v[s], a[s], c[s], dv_s[s], pos_m[s], None if mask is None else mask[s],
                                  out[s], d_out[s])
-    merge = lambda t: t.view(b, h, n, dh).transpose(1, 2).reshape(b, n, d)  # noqa: E731
     return _linear((merge(out), merge(d_out)), att.out_proj)
 
 
