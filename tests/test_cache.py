@@ -104,3 +104,28 @@ def test_interrupted_run_resumes_from_finished_chunks(tmp_path, genes, counting,
     resumed = _run(model, genes, cache)
     assert len(calls) == 1  # 7 sources / 3 per chunk = 3 chunks; 2 came from the cache
     np.testing.assert_allclose(resumed.features, reference.features, atol=1e-6)
+
+
+@pytest.mark.parametrize("context", ["background", "cells", "partition"])
+def test_gt_leaves_vvp_in_the_cache_equal_to_a_vvp_pass(tmp_path, genes, counting, context):
+    """GT's pass computes VVP's response curves: with a cache, VVP after GT runs no pass of its own."""
+    from conftest import rand_values
+
+    model, cells = make_model(genes), rand_values(20, len(genes))
+    params = ExtractionParams(context=context, n_cells=3, vvp_values=4, gt_values=4, chunk_sources=3)
+    kw = dict(mean_values=cells.mean(axis=0), params=params, cell_values=cells)
+    alone = extract_features("vvp", model, genes, **kw)  # no cache: VVP's own forward passes
+    cache = FeatureCache(tmp_path)
+    extract_features("gt", model, genes, cache=cache, **kw)
+    counting.clear()
+    shared = extract_features("vvp", model, genes, cache=cache, **kw)
+    assert counting == []  # every VVP chunk came from GT's pass
+    np.testing.assert_allclose(shared.features, alone.features, atol=1e-5)
+    np.testing.assert_allclose(shared.score, alone.score, atol=1e-5)
+
+
+def test_run_extraction_orders_gt_first_and_keeps_the_callers_order():
+    from ugrn_core.extract import extraction_order
+
+    assert extraction_order(["pert", "emb", "vvp", "gt"]) == ["pert", "emb", "gt", "vvp"]
+    assert extraction_order(["gt", "vvp"]) == ["gt", "vvp"] and extraction_order(["vvp"]) == ["vvp"]

@@ -18,7 +18,7 @@ from .data.io import SUBSAMPLE_NOTE, read_dataset
 from .data.matrix import use_matrix
 from .data.preprocess import PreprocessReport, dense_matrix, preprocess, select_panel, variability_order
 from .data.regulators import MAX_REGULATORS, MIN_CELLS, MIN_DETECTED, PANEL_MODES, expressed_regulators
-from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
+from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features, extraction_order
 from .models.foundation import FoundationModel
 from .models.values import to_model_values
 
@@ -145,13 +145,13 @@ def run_extraction(
     """Extract each method's features; ``progress(method, done, total)`` if given; ``engine``:
     ``"local"`` (default), ``"ray"`` or an engine object (:mod:`ugrn_core.extract.engines`)."""
     out = {}
-    for method in methods:
+    for method in extraction_order(methods):  # GT first: its pass leaves VVP's chunks in the cache
         cb = (lambda d, t, m=method: progress(m, d, t)) if progress else None
         out[method] = extract_features(
             method, model, prepared.panel, sources, prepared.mean_values, params, cache, cb,
             cell_values=prepared.model_values, spread_values=prepared.reference_values, engine=engine,
         )
-    return out
+    return {method: out[method] for method in methods}
 
 
 SPREAD_SUFFIX = "_sd"

@@ -21,7 +21,7 @@ from .engines import ChunkJob, ChunkWork, make_engine
 from .gt import gt_features
 from .pert import perturbation_features
 from .scale import SCALED_METHODS, SCALES, SPREAD_CELLS, target_spread
-from .vvp import vvp_features
+from .vvp import vvp_features, vvp_from_curves
 
 METHODS = ("pert", "emb", "vvp", "gt")
 METHOD_LABELS = {
@@ -133,6 +133,21 @@ def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None
     return n_sources * (per_source + params.copies) * params.draws  # a reference per source
 
 
+def extraction_order(methods) -> list[str]:
+    """``methods`` with GT before VVP: GT's pass leaves VVP's chunks in the cache."""
+    methods = list(methods)
+    if "gt" in methods and "vvp" in methods and methods.index("vvp") < methods.index("gt"):
+        methods.remove("gt")
+        methods.insert(methods.index("vvp"), "gt")
+    return methods
+
+
+def compute_gt_and_vvp(ctx: ExtractionContext, pos: np.ndarray, grid, progress, done0, total) -> tuple[np.ndarray, np.ndarray]:
+    """GT's slopes and, from the same pass's primal output, VVP's features at the same values."""
+    slopes, curves = gt_features(ctx, pos, grid, progress, done0, total, with_curves=True)
+    return slopes, vvp_from_curves(ctx, pos, curves)
+
+
 def compute_method(method: str, ctx: ExtractionContext, pos: np.ndarray, grid, emb_mode: str, progress, done0, total):
     """One chunk of sources' features by ``method`` (no cache: see ``engines.run_chunk``)."""
     if method == "pert":
@@ -224,21 +239,30 @@ def extract_features(
                      params.context if virtual else "background", params.mask_folds,
                      params.fill if virtual else "constant", grid, params.emb_mode)
     jobs, sizes = [], []
+    # GT's pass computes VVP's response curves as its primal output: with a cache and the same
+    # value grid, each GT chunk also stores its VVP chunk (a reference forward per source more),
+    # so a VVP extraction after it is read from the cache (run_extraction orders GT first)
+    share_vvp = method == "gt" and cache is not None and np.array_equal(grid, params.grid(model, "vvp"))
     for draw in range(draws if drawn is None else 0):
         cells = (sample_cells(cell_values, params.n_cells, seed=params.cell_seed + draw)
                  if reads_cells and cell_values is not None else None)
-        key_parts = [
-            method, FEATURE_VERSION[method], __version__, model.digest, model.precision, genes,
-            background if virtual else None,
-            None if not virtual or params.context == "background" else (params.context, params.copies),
-            np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
-            (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
-            grid, params.emb_mode if method == "emb" else None,
-            np.asarray(mean_values, dtype=np.float32) if method == "pert" else None,
-        ]
+
+        def key_parts(m: str) -> list:
+            return [
+                m, FEATURE_VERSION[m], __version__, model.digest, model.precision, genes,
+                background if virtual else None,
+                None if not virtual or params.context == "background" else (params.context, params.copies),
+                np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
+                (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
+                grid, params.emb_mode if m == "emb" else None,
+                np.asarray(mean_values, dtype=np.float32) if m == "pert" else None,
+            ]
+
+        own, vvp = key_parts(method), key_parts("vvp") if share_vvp else None
         done = draw * per_draw
         for chunk in chunks:
-            jobs.append(ChunkJob(content_key(*key_parts, chunk), chunk, cells, done))
+            jobs.append(ChunkJob(content_key(*own, chunk), chunk, cells, done,
+                                 content_key(*vvp, chunk) if share_vvp else None))
             sizes.append(per_source * len(chunk))
             done += sizes[-1]
     if drawn is None:
@@ -273,5 +297,5 @@ def extract_features(
 
 __all__ = [
     "METHODS", "METHOD_LABELS", "SCORE_HELP", "ExtractionParams", "PairFeatures",
-    "FeatureCache", "extract_features", "forwards_needed", "sample_cells",
+    "FeatureCache", "extract_features", "extraction_order", "forwards_needed", "sample_cells",
 ]

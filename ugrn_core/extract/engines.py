@@ -46,27 +46,33 @@ class ChunkJob:
     positions: np.ndarray
     cells: np.ndarray | None = None
     done0: int = 0  # forwards finished before this chunk (for progress within it)
+    vvp_key: str | None = None  # a GT chunk: where to store the VVP chunk its pass also gives
 
 
 def run_chunk(work: ChunkWork, model: FoundationModel, job: ChunkJob, cache: FeatureCache | None,
               progress=None, total: int = 0) -> np.ndarray:
     """The chunk's features: from the cache, or computed and cached (one process computes,
     the others wait on the key's lock and then read)."""
-    from . import compute_method  # the extractors; imported late to avoid a cycle
+    from . import compute_gt_and_vvp, compute_method  # the extractors; imported late to avoid a cycle
 
-    def compute() -> np.ndarray:
-        ctx = ExtractionContext(model, work.genes, work.background, work.mean_values, work.batch_size,
-                                work.context, work.folds, work.fill, job.cells)
-        report = progress or (lambda d, t: None)
-        return compute_method(work.method, ctx, job.positions, work.grid, work.emb_mode, report, job.done0, total)
+    def context() -> ExtractionContext:
+        return ExtractionContext(model, work.genes, work.background, work.mean_values, work.batch_size,
+                                 work.context, work.folds, work.fill, job.cells)
 
+    report = progress or (lambda d, t: None)
     if cache is None:
-        return compute()
+        return compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report, job.done0, total)
     with cache.lock(job.key):
         hit = cache.load(job.key)
         if hit is not None:
             return hit["features"]
-        arr = compute()
+        if job.vvp_key is not None and not cache.path(job.vvp_key).exists():
+            arr, vvp = compute_gt_and_vvp(context(), job.positions, work.grid, report, job.done0, total)
+            with cache.lock(job.vvp_key):
+                if cache.load(job.vvp_key) is None:
+                    cache.save(job.vvp_key, {"features": vvp})
+        else:
+            arr = compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report, job.done0, total)
         cache.save(job.key, {"features": arr})
         return arr
 

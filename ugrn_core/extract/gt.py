@@ -17,7 +17,10 @@ import torch
 from .base import ExtractionContext, Progress, run_in_batches
 
 
-def gt_features(ctx: ExtractionContext, source_pos: np.ndarray, values: np.ndarray, progress: Progress, done0: int = 0, total: int = 0) -> np.ndarray:
+def gt_features(ctx: ExtractionContext, source_pos: np.ndarray, values: np.ndarray, progress: Progress, done0: int = 0,
+                total: int = 0, with_curves: bool = False):
+    """``[S, T_targets, T_values]`` slopes; with ``with_curves`` also the pass's primal output,
+    the response curves ``[S, T_values, T_targets]`` VVP reads at the same values."""
     model = ctx.model
     T = len(values)
     pos = torch.as_tensor(np.repeat(source_pos, T), device=model.device)
@@ -29,8 +32,12 @@ def gt_features(ctx: ExtractionContext, source_pos: np.ndarray, values: np.ndarr
         cells = ctx.virtual_cells(p, vals[start:stop])  # [b * K, n]
         tangent = torch.zeros_like(cells)
         tangent[torch.arange(len(cells), device=cells.device), p.repeat_interleave(ctx.n_copies)] = 1.0
-        _, slope = model.predict_with_tangent(ctx.gene_ids, cells, tangent)
-        return ctx.read_targets(slope)
+        value, slope = model.predict_with_tangent(ctx.gene_ids, cells, tangent)
+        slope = ctx.read_targets(slope)
+        return torch.cat([slope, ctx.read_targets(value)], dim=1) if with_curves else slope
 
-    out = run_in_batches(batch, len(pos), ctx, progress, done0, total)  # [S*T, n]
-    return out.view(len(source_pos), T, n).permute(0, 2, 1).contiguous().numpy()
+    out = run_in_batches(batch, len(pos), ctx, progress, done0, total)  # [S*T, n] (or [S*T, 2n])
+    slopes = out[:, :n].reshape(len(source_pos), T, n).permute(0, 2, 1).contiguous().numpy()
+    if with_curves:
+        return slopes, out[:, n:].reshape(len(source_pos), T, n)
+    return slopes

@@ -17,24 +17,34 @@ import torch
 from .base import ExtractionContext, Progress, run_in_batches
 
 
+def reference_outputs(ctx: ExtractionContext, source_pos: np.ndarray) -> torch.Tensor:
+    """M(cell with i at its reference value) per source (one row for the shared background cell)."""
+    src = torch.as_tensor(source_pos, device=ctx.model.device)
+    ref_src = src[:1] if ctx.shared_reference else src  # the background cell is every source's reference
+    with torch.no_grad():
+        cells = ctx.virtual_cells(ref_src, ctx.visible[ref_src])
+        return ctx.read_targets(ctx.model.predict(ctx.gene_ids, cells)).float().cpu()
+
+
+def vvp_from_curves(ctx: ExtractionContext, source_pos: np.ndarray, curves: torch.Tensor) -> np.ndarray:
+    """e_ij[m] from the response curves ``[S, M, T]`` (M(cell: i <- v_m)_j): minus each
+    source's reference output. GT's pass computes the same curves as its primal output."""
+    base = reference_outputs(ctx, source_pos)
+    out = curves.float() - base.view(len(base), 1, -1)
+    return out.permute(0, 2, 1).contiguous().numpy()
+
+
 @torch.no_grad()
 def vvp_features(ctx: ExtractionContext, source_pos: np.ndarray, values: np.ndarray, progress: Progress, done0: int = 0, total: int = 0) -> np.ndarray:
     model = ctx.model
     M = len(values)
     dev, dt = model.device, model.dtype
-
-    def forward(positions: torch.Tensor, vals: torch.Tensor) -> torch.Tensor:
-        return ctx.read_targets(model.predict(ctx.gene_ids, ctx.virtual_cells(positions, vals)))
-
-    src = torch.as_tensor(source_pos, device=dev)
-    ref_src = src[:1] if ctx.shared_reference else src  # the background cell is every source's reference
-    base = forward(ref_src, ctx.visible[ref_src]).cpu()
     pos = torch.as_tensor(np.repeat(source_pos, M), device=dev)
     vals = torch.as_tensor(np.tile(values, len(source_pos)), dtype=dt, device=dev)
 
     def batch(start: int, stop: int) -> torch.Tensor:
-        return forward(pos[start:stop], vals[start:stop])
+        cells = ctx.virtual_cells(pos[start:stop], vals[start:stop])
+        return ctx.read_targets(model.predict(ctx.gene_ids, cells))
 
-    out = run_in_batches(batch, len(pos), ctx, progress, done0, total).view(len(source_pos), M, -1)  # [S, M, T]
-    out = out - base.float().view(len(ref_src), 1, -1)
-    return out.permute(0, 2, 1).contiguous().numpy()
+    curves = run_in_batches(batch, len(pos), ctx, progress, done0, total).view(len(source_pos), M, -1)  # [S, M, T]
+    return vvp_from_curves(ctx, source_pos, curves)
