@@ -34,7 +34,7 @@ from .data.io import read_dataset
 from .data.networks import NetworkMatch, match_network, read_network
 from .errors import DataError
 from .evaluate import metrics_table, per_source_metrics
-from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features
+from .extract import METHODS, ExtractionParams, FeatureCache, PairFeatures, extract_features, extraction_order
 from .models.foundation import FoundationModel
 from .pipeline import PanelData, PreparedData, prepare_data
 from .signs import SIGNED_METHODS, ensemble_signs, network_signs, pair_signs, sign_accuracy
@@ -109,7 +109,7 @@ def extract_for(bset: BenchmarkSet, model: FoundationModel, methods, params=None
     ``engine``: where the chunks run (see :func:`~ugrn_core.extract.extract_features`)."""
     if sources is None:
         sources = sorted(bset.pairs.source.unique(), key=bset.prepared.panel.index)
-    for method in methods:
+    for method in extraction_order(methods):  # GT first: its pass leaves VVP's chunks in the cache
         have = bset.features.get(method)
         if have is not None and set(sources) <= set(have.sources) and have.targets == bset.prepared.panel:
             continue  # e.g. the dashboard's all-pairs extraction: nothing to add
