@@ -73,7 +73,8 @@ def test_paths_out_of_the_roots_are_refused_in_the_browser(lab_server, page, bad
 
 
 def test_files_under_the_roots_are_offered_as_choices(page):
-    page.get_by_text("— choose —").first.click()
+    box = page.locator("[data-testid='stSelectbox']", has_text="under").first
+    box.get_by_role("combobox").click()
     option = page.get_by_role("option", name="pbmc/demo_copy.h5ad")
     option.wait_for(timeout=30_000)
     assert not page.get_by_role("option", name="pbmc/link.csv").count()  # the link out of the root is not offered
