@@ -116,8 +116,8 @@ with st.expander(f"VAE: {len(vae.genes):,} genes, {config.n_latent} latent dimen
         st.caption("Loaded from the disk cache.")
 
 score_key = (vae_key, groupby, source, target, points)  # Jacobians over every cell: not on each widget change
-result = store.get(score_key) or axis_scores(vae, data.counts, data.groups(groupby), source, target, points)
-store[score_key] = result
+# computed once when several sessions ask for the same scores at the same time
+result = store.get_or_compute(score_key, lambda: axis_scores(vae, data.counts, data.groups(groupby), source, target, points))
 table = result.scores
 view = latent_view(result.latent)
 

@@ -108,3 +108,34 @@ def test_the_app_stores_are_bounded_by_their_settings(monkeypatch):
     assert "a" in jobs and "b" not in jobs and "c" in jobs  # the running job is never dropped
     for factory in (state._analysis_store, state.axis_store, pretrain._jobs):
         factory.clear()
+
+
+def test_sessions_asking_for_the_same_value_at_once_compute_it_once():
+    import threading
+    import time
+
+    store = BoundedStore(4, 1e9)
+    calls, results = [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)  # long enough that every thread arrives while it runs
+        return np.arange(3)
+
+    threads = [threading.Thread(target=lambda: results.append(store.get_or_compute("k", slow))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 6 and all(r is results[0] for r in results)
+
+
+def test_a_compute_that_stops_midway_lets_the_next_session_compute():
+    store = BoundedStore(4, 1e9)
+
+    def stopped():
+        raise KeyboardInterrupt  # a Streamlit session stopped mid-run
+
+    with pytest.raises(KeyboardInterrupt):
+        store.get_or_compute("k", stopped)
+    assert store.get_or_compute("k", lambda: 7) == 7 and store.get("k") == 7

@@ -72,6 +72,7 @@ class BoundedStore:
         self._sizeof, self._evictable = sizeof, evictable or (lambda _: True)
         self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
         self._lock = threading.RLock()
+        self._computing: dict[Hashable, threading.Lock] = {}  # per key, while a value is being made
         self.seen: set[Hashable] = set()
         self.evictions = 0
 
@@ -101,6 +102,26 @@ class BoundedStore:
             self._items.move_to_end(key)
             self.seen.add(key)
             self._evict(keep=key)
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """The value of ``key``, made by ``compute()`` once however many threads (app sessions)
+        ask at the same time: the others wait for it and read it. If ``compute`` raises (a
+        session stopped mid-way), the next waiter computes instead."""
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            gate = self._computing.setdefault(key, threading.Lock())
+        with gate:
+            hit = self.get(key)
+            if hit is not None:
+                return hit
+            value = compute()
+            self[key] = value
+        with self._lock:
+            if self._computing.get(key) is gate and not gate.locked():
+                del self._computing[key]
+        return value
 
     def values(self) -> list[Any]:
         with self._lock:
