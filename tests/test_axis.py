@@ -156,3 +156,30 @@ def test_axis_result_helpers_the_page_uses():
     assert len(starts) == 3 and {tuple(z) for z in starts} == {(4.0, 5.0), (6.0, 7.0), (8.0, 9.0)}
     assert np.array_equal(r.start_cells("all", 2, seed=1), r.start_cells("all", 2, seed=1))
     assert np.allclose(r.group_means(("x",))["x"], [1.0, 2.0])
+
+
+def test_sessions_asking_for_the_same_vae_at_once_fit_it_once(monkeypatch):
+    """One session fits, the others wait on the key's lock and load what it saved."""
+    import threading
+    import time
+
+    import ugrn_core.axis.run as run_mod
+
+    rng = np.random.default_rng(0)
+    counts, genes = rng.poisson(2.0, (60, 8)).astype(np.float32), [f"G{i}" for i in range(8)]
+    config = VAEConfig(n_latent=2, epochs=2)
+    fits, real = [], run_mod.fit_vae
+
+    def slow_fit(*a, **k):
+        fits.append(1)
+        time.sleep(0.5)
+        return real(*a, **k)
+
+    monkeypatch.setattr(run_mod, "fit_vae", slow_fit)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(run_mod.cached_vae(counts, genes, config))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(fits) == 1 and len(got) == 3 and all(v is not None for v in got)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import torch
+from filelock import FileLock
 
 from ..data.io import read_dataset
 from ..data.preprocess import preprocess, select_panel
@@ -43,26 +44,44 @@ def _cache_path(key: str) -> Path:
     return default_cache_dir() / "vae" / f"{key}.pt"
 
 
+def _load_vae(path: Path, genes, config: VAEConfig, label, label_name) -> TrainedVAE | None:
+    """The VAE stored at ``path``, or None if absent or unreadable (then it is refitted)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        module = NBVAE(len(genes), config.n_latent, config.hidden, aux=label is not None)
+        module.load_state_dict(state)
+        module.eval().requires_grad_(False)
+        meta = path.with_suffix(".json")
+        history = json.loads(meta.read_text()) if meta.exists() else []
+        return TrainedVAE(module, list(genes), config, history, label_name)
+    except Exception:  # unreadable entry: refit and overwrite
+        return None
+
+
 def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, progress=None,
                use_cache: bool = True, fit: bool = True) -> TrainedVAE | None:
-    """Fit, or load the VAE fitted earlier on exactly these inputs (``fit=False``: load or None)."""
+    """Fit, or load the VAE fitted earlier on exactly these inputs (``fit=False``: load or None).
+
+    A file lock per key: when several sessions (or processes) ask for the same VAE at once,
+    one fits it and the others wait and load it."""
     key = content_key("nbvae", 1, counts, genes, asdict(config), None if label is None else np.asarray(label, np.float32))
     path = _cache_path(key)
-    if use_cache and path.exists():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            module = NBVAE(len(genes), config.n_latent, config.hidden, aux=label is not None)
-            module.load_state_dict(state)
-            module.eval().requires_grad_(False)
-            meta = path.with_suffix(".json")
-            history = json.loads(meta.read_text()) if meta.exists() else []
-            return TrainedVAE(module, list(genes), config, history, label_name)
-        except Exception:  # unreadable entry: refit and overwrite
-            pass
-    if not fit:
-        return None
-    vae = fit_vae(counts, genes, config, label, label_name, progress)
     if use_cache:
+        vae = _load_vae(path, genes, config, label, label_name)
+        if vae is not None or not fit:
+            return vae
+    elif not fit:
+        return None
+    if not use_cache:
+        return fit_vae(counts, genes, config, label, label_name, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        vae = _load_vae(path, genes, config, label, label_name)  # fitted by another session meanwhile
+        if vae is not None:
+            return vae
+        vae = fit_vae(counts, genes, config, label, label_name, progress)
         atomic_write(path.with_suffix(".json"), lambda tmp: Path(tmp).write_text(json.dumps(vae.history)))
         atomic_write(path, lambda tmp: torch.save(vae.module.state_dict(), tmp))
     return vae
