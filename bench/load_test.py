@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ugrn_ui.browser import CHROMIUM, PAGES, problems, serve_app, settled, visit  # noqa: E402
+from ugrn_ui.browser import CHROMIUM, PAGES, features_ready, problems, serve_app, settled, visit  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 # (panel genes, context): eight sessions cover four configurations twice
@@ -88,7 +88,7 @@ def session(url: str, n_genes: int, context: str, pages: list[str], out: dict) -
             page.goto(url)
             settled(page)
             choose(page, n_genes, context)
-            _wait_home(page)
+            features_ready(page, asked_s=600, done_s=900)  # after the settings change; slower under load
             out["times"]["Home (extraction)"] = time.perf_counter() - t0
             out["errors"] += [f"Home: {e}" for e in problems(page)]
             for name in pages:
@@ -100,16 +100,6 @@ def session(url: str, n_genes: int, context: str, pages: list[str], out: dict) -
         out["completed"] = True
     except Exception as exc:  # a session that fails is a result, not a crash of the test
         out["errors"].append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-
-
-def _wait_home(page) -> None:
-    """After a settings change: the home page's features ready (clicking *Run extraction* if asked)."""
-    ready, run = page.get_by_text("Features ready"), page.get_by_role("button", name="Run extraction")
-    ready.or_(run).first.wait_for(timeout=600_000)
-    if run.count():
-        run.click()
-    ready.wait_for(timeout=900_000)
-    settled(page)
 
 
 def run(n: int, pages: list[str]) -> dict:

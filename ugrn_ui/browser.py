@@ -80,11 +80,16 @@ def problems(page) -> list[str]:
 def open_home(page, url: str) -> None:
     """The home page with the demo's features ready (clicking *Run extraction* if asked, as a user would)."""
     page.goto(url)
+    features_ready(page)
+
+
+def features_ready(page, asked_s: float = 300, done_s: float = 600) -> None:
+    """Wait for the home page's *Features ready*, clicking *Run extraction* if it asks first."""
     ready, run = page.get_by_text("Features ready"), page.get_by_role("button", name="Run extraction")
-    ready.or_(run).first.wait_for(timeout=300_000)
+    ready.or_(run).first.wait_for(timeout=asked_s * 1000)
     if run.count():
         run.click()
-    ready.wait_for(timeout=600_000)
+    ready.wait_for(timeout=done_s * 1000)
     settled(page)
 
 
@@ -104,4 +109,4 @@ def visit(page, name: str) -> None:
         page.wait_for_timeout(1500)  # let the layout settle
 
 
-__all__ = ["PAGES", "CHROMIUM", "serve_app", "settled", "problems", "open_home", "visit"]
+__all__ = ["PAGES", "CHROMIUM", "serve_app", "settled", "problems", "open_home", "features_ready", "visit"]
