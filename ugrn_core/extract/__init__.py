@@ -167,13 +167,7 @@ def _target_spread(kind: str, model: FoundationModel, genes: list[str], cell_val
     if kind != "output_sd" or cache is None:
         return target_spread(kind, model, genes, cell_values, cells)
     key = content_key("target_spread", kind, __version__, model.digest, model.precision, genes, cells)
-    with cache.lock(key):
-        hit = cache.load(key)
-        if hit is not None:
-            return hit["spread"]
-        spread = target_spread(kind, model, genes, cell_values, cells)
-        cache.save(key, {"spread": spread})
-        return spread
+    return cache.get_or_compute(key, lambda: {"spread": target_spread(kind, model, genes, cell_values, cells)})["spread"]
 
 
 def extract_features(

@@ -106,6 +106,17 @@ class FeatureCache:
                 os.unlink(tmp)
         return p
 
+    def get_or_compute(self, key: str, compute) -> dict[str, np.ndarray]:
+        """The entry's arrays; made by ``compute()`` and saved if absent. Under the key's lock,
+        so when processes or sessions ask at once, one computes and the others read."""
+        with self.lock(key):
+            hit = self.load(key)
+            if hit is not None:
+                return hit
+            arrays = compute()
+            self.save(key, arrays)
+            return arrays
+
     def clear(self) -> None:
         for p in self.root.glob("*/*.npz"):
             p.unlink(missing_ok=True)

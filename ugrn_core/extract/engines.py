@@ -62,19 +62,16 @@ def run_chunk(work: ChunkWork, model: FoundationModel, job: ChunkJob, cache: Fea
     report = progress or (lambda d, t: None)
     if cache is None:
         return compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report, job.done0, total)
-    with cache.lock(job.key):
-        hit = cache.load(job.key)
-        if hit is not None:
-            return hit["features"]
+
+    def compute() -> dict[str, np.ndarray]:
         if job.vvp_key is not None and not cache.path(job.vvp_key).exists():
             arr, vvp = compute_gt_and_vvp(context(), job.positions, work.grid, report, job.done0, total)
-            with cache.lock(job.vvp_key):
-                if cache.load(job.vvp_key) is None:
-                    cache.save(job.vvp_key, {"features": vvp})
-        else:
-            arr = compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report, job.done0, total)
-        cache.save(job.key, {"features": arr})
-        return arr
+            cache.get_or_compute(job.vvp_key, lambda: {"features": vvp})
+            return {"features": arr}
+        return {"features": compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report,
+                                           job.done0, total)}
+
+    return cache.get_or_compute(job.key, compute)["features"]
 
 
 class LocalEngine:
