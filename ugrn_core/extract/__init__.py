@@ -148,12 +148,11 @@ def compute_gt_and_vvp(ctx: ExtractionContext, pos: np.ndarray, grid, progress, 
     return slopes, vvp_from_curves(ctx, pos, curves)
 
 
-def compute_method(method: str, ctx: ExtractionContext, pos: np.ndarray, grid, emb_mode: str, progress, done0, total):
-    """One chunk of sources' features by ``method`` (no cache: see ``engines.run_chunk``)."""
+def compute_method(method: str, ctx: ExtractionContext, pos: np.ndarray, grid, progress, done0, total):
+    """One chunk of sources' features by a chunked method (no cache: see ``engines.run_chunk``;
+    embeddings are a lookup and never chunked)."""
     if method == "pert":
         return perturbation_features(ctx, pos, progress, done0, total)
-    if method == "emb":
-        return embedding_features(ctx, pos, emb_mode)
     if method == "vvp":
         return vvp_features(ctx, pos, grid, progress, done0, total)
     if method == "gt":
@@ -168,6 +167,49 @@ def _target_spread(kind: str, model: FoundationModel, genes: list[str], cell_val
         return target_spread(kind, model, genes, cell_values, cells)
     key = content_key("target_spread", kind, __version__, model.digest, model.precision, genes, cells)
     return cache.get_or_compute(key, lambda: {"spread": target_spread(kind, model, genes, cell_values, cells)})["spread"]
+
+
+def _chunked(method, model, genes, params, cache, progress, engine, cell_values, mean_values, background, grid,
+             pos_all, draws, per_draw, total) -> list[np.ndarray]:
+    """Each draw's ``[S, T, dim]`` features of a virtual-cell or perturbation method, computed
+    chunk by chunk on ``engine`` and cached per chunk."""
+    virtual = method in ("vvp", "gt")
+    reads_cells = virtual and params.context == "cells"
+    chunks = [pos_all[i:i + params.chunk_sources] for i in range(0, len(pos_all), params.chunk_sources)]
+    per_source = max(per_draw // max(len(pos_all), 1), 0)
+    work = ChunkWork(method, genes, background, mean_values, params.batch_size,
+                     params.context if virtual else "background", params.mask_folds,
+                     params.fill if virtual else "constant", grid)
+    # GT's pass computes VVP's response curves as its primal output: with a cache and the same
+    # value grid, each GT chunk also stores its VVP chunk (a reference forward per source more),
+    # so a VVP extraction after it is read from the cache (run_extraction orders GT first)
+    share_vvp = method == "gt" and cache is not None and np.array_equal(grid, params.grid(model, "vvp"))
+    jobs, sizes = [], []
+    for draw in range(draws):
+        cells = (sample_cells(cell_values, params.n_cells, seed=params.cell_seed + draw)
+                 if reads_cells and cell_values is not None else None)
+
+        def key_parts(m: str) -> list:
+            return [
+                m, FEATURE_VERSION[m], __version__, model.digest, model.precision, genes,
+                background if virtual else None,
+                None if not virtual or params.context == "background" else (params.context, params.copies),
+                np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
+                (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
+                grid, None,  # None: the embedding mode's place (emb is no longer chunked); keys stay as they were
+                np.asarray(mean_values, dtype=np.float32) if m == "pert" else None,
+            ]
+
+        own, vvp = key_parts(method), key_parts("vvp") if share_vvp else None
+        done = draw * per_draw
+        for chunk in chunks:
+            jobs.append(ChunkJob(content_key(*own, chunk), chunk, cells, done,
+                                 content_key(*vvp, chunk) if share_vvp else None))
+            sizes.append(per_source * len(chunk))
+            done += sizes[-1]
+    arrays = make_engine(engine).run(work, model, jobs, cache, progress, total, sizes)
+    empty = np.zeros((0, len(genes), 1), np.float32)
+    return [np.concatenate(arrays[d * len(chunks):(d + 1) * len(chunks)]) if chunks else empty for d in range(draws)]
 
 
 def extract_features(
@@ -220,50 +262,13 @@ def extract_features(
     draws = params.draws if reads_cells else 1
     per_draw = forwards_needed(method, len(sources), params) // draws
     total = per_draw * draws
-    chunks = [pos_all[i:i + params.chunk_sources] for i in range(0, len(pos_all), params.chunk_sources)]
-    per_source = max(per_draw // max(len(sources), 1), 0)
 
     if method == "emb":  # a lookup, no forward pass: no chunks, no cache, never [S, T, D] in memory
         ctx = ExtractionContext(model, genes, background, mean_values, params.batch_size)
         drawn = [embedding_features(ctx, pos_all, params.emb_mode)]
-        progress(total, total)
     else:
-        drawn = None
-    work = ChunkWork(method, genes, background, mean_values, params.batch_size,
-                     params.context if virtual else "background", params.mask_folds,
-                     params.fill if virtual else "constant", grid, params.emb_mode)
-    jobs, sizes = [], []
-    # GT's pass computes VVP's response curves as its primal output: with a cache and the same
-    # value grid, each GT chunk also stores its VVP chunk (a reference forward per source more),
-    # so a VVP extraction after it is read from the cache (run_extraction orders GT first)
-    share_vvp = method == "gt" and cache is not None and np.array_equal(grid, params.grid(model, "vvp"))
-    for draw in range(draws if drawn is None else 0):
-        cells = (sample_cells(cell_values, params.n_cells, seed=params.cell_seed + draw)
-                 if reads_cells and cell_values is not None else None)
-
-        def key_parts(m: str) -> list:
-            return [
-                m, FEATURE_VERSION[m], __version__, model.digest, model.precision, genes,
-                background if virtual else None,
-                None if not virtual or params.context == "background" else (params.context, params.copies),
-                np.asarray(mean_values, dtype=np.float32) if virtual and params.fill == "mean" else None,
-                (cells, None if mean_values is None else np.asarray(mean_values, dtype=np.float32)) if reads_cells else None,
-                grid, params.emb_mode if m == "emb" else None,
-                np.asarray(mean_values, dtype=np.float32) if m == "pert" else None,
-            ]
-
-        own, vvp = key_parts(method), key_parts("vvp") if share_vvp else None
-        done = draw * per_draw
-        for chunk in chunks:
-            jobs.append(ChunkJob(content_key(*own, chunk), chunk, cells, done,
-                                 content_key(*vvp, chunk) if share_vvp else None))
-            sizes.append(per_source * len(chunk))
-            done += sizes[-1]
-    if drawn is None:
-        arrays = make_engine(engine).run(work, model, jobs, cache, progress, total, sizes)
-        empty = np.zeros((0, len(genes), 1), np.float32)
-        drawn = [np.concatenate(arrays[d * len(chunks):(d + 1) * len(chunks)]) if chunks else empty
-                 for d in range(draws)]
+        drawn = _chunked(method, model, genes, params, cache, progress, engine, cell_values, mean_values,
+                         background, grid, pos_all, draws, per_draw, total)
     progress(total, total)
     spread = None
     if method in SCALED_METHODS and params.scale != "none":

@@ -35,7 +35,6 @@ class ChunkWork:
     folds: int
     fill: str
     grid: np.ndarray | None
-    emb_mode: str = "sum"
 
 
 @dataclass
@@ -61,15 +60,14 @@ def run_chunk(work: ChunkWork, model: FoundationModel, job: ChunkJob, cache: Fea
 
     report = progress or (lambda d, t: None)
     if cache is None:
-        return compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report, job.done0, total)
+        return compute_method(work.method, context(), job.positions, work.grid, report, job.done0, total)
 
     def compute() -> dict[str, np.ndarray]:
         if job.vvp_key is not None and not cache.path(job.vvp_key).exists():
             arr, vvp = compute_gt_and_vvp(context(), job.positions, work.grid, report, job.done0, total)
             cache.get_or_compute(job.vvp_key, lambda: {"features": vvp})
             return {"features": arr}
-        return {"features": compute_method(work.method, context(), job.positions, work.grid, work.emb_mode, report,
-                                           job.done0, total)}
+        return {"features": compute_method(work.method, context(), job.positions, work.grid, report, job.done0, total)}
 
     return cache.get_or_compute(job.key, compute)["features"]
 
