@@ -128,9 +128,14 @@ def forwards_needed(method: str, n_sources: int, params: ExtractionParams | None
     per_source = (params.vvp_values if method == "vvp" else params.gt_values) * params.copies
     if method == "gt":
         return n_sources * per_source * params.draws
+    return n_sources * per_source * params.draws + reference_forwards(n_sources, params)
+
+
+def reference_forwards(n_sources: int, params: ExtractionParams) -> int:
+    """VVP's reference cells: one shared background cell, or one per source (its copies, each draw)."""
     if params.context == "background":
-        return n_sources * per_source + 1  # one shared reference cell
-    return n_sources * (per_source + params.copies) * params.draws  # a reference per source
+        return 1
+    return n_sources * params.copies * params.draws
 
 
 def extraction_order(methods) -> list[str]:
@@ -296,5 +301,5 @@ def extract_features(
 
 __all__ = [
     "METHODS", "METHOD_LABELS", "SCORE_HELP", "ExtractionParams", "PairFeatures",
-    "FeatureCache", "extract_features", "extraction_order", "forwards_needed", "sample_cells",
+    "FeatureCache", "extract_features", "extraction_order", "forwards_needed", "reference_forwards", "sample_cells",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.foundation import FoundationModel
-from . import ExtractionParams, extract_features, forwards_needed
+from . import ExtractionParams, extract_features, forwards_needed, reference_forwards
 
 PROBE_SOURCES = 4
 
@@ -75,7 +75,7 @@ def estimate_cost(
     if cached and "gt" in methods and "vvp" in methods and np.array_equal(params.grid(model, "gt"), params.grid(model, "vvp")):
         # GT's pass gives VVP's curves: VVP then costs its reference forwards alone
         vvp = table.method == "vvp"
-        refs = n_sources * params.copies * params.draws if params.context != "background" else 1
+        refs = reference_forwards(n_sources, params)
         share = refs / max(float(table.loc[vvp, "forwards"].iloc[0]), 1.0)
         table.loc[vvp, "seconds"] *= share
         table.loc[vvp, "forwards"] = refs
