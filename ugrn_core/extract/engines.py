@@ -10,7 +10,7 @@ from the chunks already on disk. On a cluster the cache folder must be a shared 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class RayEngine:
     cpus_per_task: float = 1
     max_retries: int = 3
     init_kwargs: dict = field(default_factory=dict)
-    name: str = "ray"
+    name: ClassVar[str] = "ray"
 
     def _ensure_ray(self):
         ray = _import_ray()
@@ -176,7 +176,7 @@ class RayEngine:
         use_gpu = self.gpus_per_task > 0
         pending = {remote.remote(work, model_box, model.digest, model.precision, use_gpu, jobs[i], root): i
                    for i in todo}
-        done = sum(sizes[i] for i in range(len(jobs)) if i not in set(todo))
+        done = sum(sizes) - sum(sizes[i] for i in todo)
         progress(min(done, total), total)
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
@@ -194,10 +194,8 @@ class RayEngine:
                     ) from None
                 done += sizes[i]
                 progress(min(done, total), total)
-        # chunks that were on disk (or finished by a task whose answer we did not keep) are read back
-        local = LocalEngine()
-        return [results[i] if i in results else local.run(work, model, [jobs[i]], cache, lambda d, t: None, total, [0])[0]
-                for i in range(len(jobs))]
+        # chunks that were on disk before the run are read back here
+        return [results[i] if i in results else run_chunk(work, model, jobs[i], cache) for i in range(len(jobs))]
 
 
 def _cpu_copy(model: FoundationModel) -> FoundationModel:
