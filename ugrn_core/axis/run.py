@@ -68,14 +68,11 @@ def cached_vae(counts, genes, config: VAEConfig, label=None, label_name=None, pr
     one fits it and the others wait and load it."""
     key = content_key("nbvae", 1, counts, genes, asdict(config), None if label is None else np.asarray(label, np.float32))
     path = _cache_path(key)
-    if use_cache:
-        vae = _load_vae(path, genes, config, label, label_name)
-        if vae is not None or not fit:
-            return vae
-    elif not fit:
-        return None
     if not use_cache:
-        return fit_vae(counts, genes, config, label, label_name, progress)
+        return fit_vae(counts, genes, config, label, label_name, progress) if fit else None
+    vae = _load_vae(path, genes, config, label, label_name)
+    if vae is not None or not fit:
+        return vae
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         vae = _load_vae(path, genes, config, label, label_name)  # fitted by another session meanwhile
