@@ -60,6 +60,22 @@ def _value_encoder(enc: ContinuousValueEncoder, values: Tensor, d_values: Tensor
 ATTENTION_BLOCK_ELEMENTS = 1 << 20  # score elements per block: [heads x n x n] slices that stay in cache
 
 
+def _blocks(slices: int, n: int):
+    """Slices of the (cell, head) axis whose [m, n, n] temporaries stay small: memory-bound ops run in cache."""
+    step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))
+    return [slice(i, i + step) for i in range(0, slices, step)]
+
+
+def _head_mask(attn_mask: Tensor | None, b: int, h: int, n: int) -> Tensor | None:
+    """The attention mask per (cell, head) slice, ``[b * h, n, n]``."""
+    return None if attn_mask is None else attn_mask.expand(b, h, n, n).reshape(b * h, n, n)
+
+
+def _merge_heads(t: Tensor, b: int, h: int, n: int) -> Tensor:
+    """``[b * h, n, dh] -> [b, n, h * dh]``."""
+    return t.view(b, h, n, -1).transpose(1, 2).reshape(b, n, -1)
+
+
 def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_out: Tensor) -> None:
     """Attention and its tangent for a block of (cell, head) slices ``[m, n, dh]``, written
     into ``out`` and ``d_out``.
@@ -91,15 +107,12 @@ def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
     qs = q.mul(scale).contiguous()
     qd = flat(torch.cat([dq.mul(scale), qs], dim=-1))
     kd = flat(torch.cat([k, dk], dim=-1))
-    merge = lambda t: t.view(b, h, n, dh).transpose(1, 2).reshape(b, n, d)  # noqa: E731
-    step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))  # the [m, n, n] temporaries stay small: memory-bound ops run in cache
     qs, k, v, dv = flat(qs), flat(k), flat(v), flat(dv)
-    mask = None if attn_mask is None else attn_mask.expand(b, h, n, n).reshape(b * h, n, n)
+    mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(qs), torch.empty_like(qs)
-    for i in range(0, b * h, step):
-        s = slice(i, i + step)
+    for s in _blocks(b * h, n):
         _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
-    return _linear((merge(out), merge(d_out)), att.out_proj)
+    return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
 
 
 def _one_hot_tangent(col, row, a, c, v, dv_s, pos, out: Tensor, d_out: Tensor) -> None:
@@ -144,16 +157,12 @@ def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tens
     a = torch.bmm(k, dq_s.unsqueeze(2)).squeeze(2).mul_(scale)  # [m, n]: dq_s·k_j
     c = torch.bmm(q, dk_s.unsqueeze(2)).squeeze(2)  # q_i·dk_s (q carries the scale)
     pos_m = pos.repeat_interleave(h)
-    merge = lambda t: t.view(b, h, n, dh).transpose(1, 2).reshape(b, n, d)  # noqa: E731
-    d_out = torch.empty_like(q)
-    mask = None if attn_mask is None else attn_mask.expand(b, h, n, n).reshape(b * h, n, n)
-    out = torch.empty_like(q)
-    step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))
-    for i in range(0, b * h, step):
-        s = slice(i, i + step)
+    mask = _head_mask(attn_mask, b, h, n)
+    out, d_out = torch.empty_like(q), torch.empty_like(q)
+    for s in _blocks(b * h, n):
         _attention_one_hot_block(q[s], k[s], v[s], a[s], c[s], dv_s[s], pos_m[s], None if mask is None else mask[s],
                                  out[s], d_out[s])
-    return _linear((merge(out), merge(d_out)), att.out_proj)
+    return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
 
 
 def _one_hot_rows(tangent: Tensor) -> Tensor | None:
