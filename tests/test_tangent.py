@@ -17,11 +17,15 @@ def _model(**variant) -> ScGPTModel:
                                    **variant)).double().eval()
     if variant.get("gene_affine"):
         model.set_gene_affine(torch.arange(30), torch.linspace(0, 2, 30), torch.linspace(0.5, 1.5, 30))
+    if variant.get("linear_rank"):
+        model.set_linear_path(torch.arange(1, 28), torch.linspace(0, 2, 27))  # tokens 0, 28, 29 not read
+        torch.nn.init.normal_(model.ugrn_linear_out.weight)  # a trained path is not silent
     return model
 
 
-VARIANTS = [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True}]
-VARIANT_IDS = ["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine"]
+VARIANTS = [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True},
+            {"linear_rank": 3, "linear_genes": 20, "gene_affine": True}]
+VARIANT_IDS = ["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine", "linear-path"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)

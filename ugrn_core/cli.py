@@ -218,7 +218,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         epochs=a.epochs, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
         d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
         batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
-        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range),
+        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range), linear_rank=a.linear_rank,
     )
     if a.quick:
         q = recipe_config("quick")
@@ -537,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--attention", choices=["full", "visible"], default="full",
                    help="full: scGPT's; visible: masked genes are never attended to")
     t.add_argument("--max-seq-len", type=int, default=128, help="genes per training sequence (random subset per batch)")
+    t.add_argument("--linear-rank", type=int, default=0,
+                   help="rank of a linear path from the visible genes to every output, beside the transformer "
+                        "(0: none, as scGPT)")
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--values", choices=["log1p", "binned"], default="log1p", help="input value representation")

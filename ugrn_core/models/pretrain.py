@@ -71,6 +71,7 @@ class PretrainConfig:
     seed: int = 0
     baseline_genes: int = 200
     max_seq_len: int = 128  # genes per training sequence (random subset per batch, as scGPT)
+    linear_rank: int = 0  # a low-rank linear path beside the transformer (0: none, as scGPT)
 
     def __post_init__(self) -> None:
         """Refuse an unknown choice here, before any data is prepared or a step is taken."""
@@ -357,6 +358,9 @@ def describe_recipe(cfg: PretrainConfig, plan: TrainingPlan, n_train: int, selec
     """What pretraining chose and why, in the words the CLI prints."""
     output = ("residual output (each gene's mean + its spread x the decoder, standardised loss: training starts "
               "at the gene-mean level and every gene weighs alike)" if cfg.output == "residual" else "plain scGPT output")
+    if cfg.linear_rank:
+        output += (f", a rank-{cfg.linear_rank} linear path beside the transformer (finds weak co-expression "
+                   "that the transformer alone sits out)")
     return (f"Recipe: {cfg.nlayers} layers x d={cfg.d_model}, {output}, mask ratio {cfg.mask_ratio}, lr {cfg.lr} "
             f"({cfg.lr_schedule} after {cfg.warmup_steps if not plan.fixed else plan.steps_per_epoch} warm-up steps).\n"
             f"Length: {plan.describe(n_train)}.\n"
@@ -412,10 +416,13 @@ def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train
         # hides all but its source reads a clean pairwise effect.
         hide_masked_keys=cfg.attention == "visible", mask_value=spec.mask_value,
         gene_affine=cfg.output == "residual",
+        linear_rank=min(cfg.linear_rank, len(genes)), linear_genes=len(genes) if cfg.linear_rank else 0,
     )
     model = ScGPTModel(mcfg)
+    mean, sd = _gene_stats(V_train)
+    if mcfg.linear_rank:
+        model.set_linear_path(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean))
     if cfg.output == "residual":
-        mean, sd = _gene_stats(V_train)
         model.set_gene_affine(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean), torch.as_tensor(sd))
     return model
 

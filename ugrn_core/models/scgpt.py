@@ -34,6 +34,8 @@ class ScGPTConfig:
     hide_masked_keys: bool = False  # attention pattern: no position attends to a masked gene
     mask_value: float = -1.0
     gene_affine: bool = False  # output = gene mean + gene scale x decoder (see ScGPTModel)
+    linear_rank: int = 0  # rank of the linear path from the visible genes to every output (0: none; see ScGPTModel)
+    linear_genes: int = 0  # genes the linear path was pretrained on: its sum is rescaled to that many
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -160,6 +162,18 @@ class ScGPTModel(nn.Module):
             # training starts at the gene-mean level and every gene weighs alike in the loss.
             self.register_buffer("ugrn_gene_mean", torch.zeros(cfg.ntoken))
             self.register_buffer("ugrn_gene_scale", torch.ones(cfg.ntoken))
+        if cfg.linear_rank:
+            # A low-rank linear path beside the transformer (this project's option): output j
+            # gains sum_i (x_i - centre_i) u_i.w_j over the visible genes i != j. A linear
+            # predictor finds weak co-expression that a transformer trained from scratch on a
+            # few hundred cells sits out at the gene-mean plateau, and its gradient, u_i.w_j,
+            # is a regression coefficient, which is what VVP/GT read.
+            self.ugrn_linear_in = nn.Embedding(cfg.ntoken, cfg.linear_rank)
+            self.ugrn_linear_out = nn.Embedding(cfg.ntoken, cfg.linear_rank)
+            nn.init.normal_(self.ugrn_linear_in.weight, std=cfg.linear_rank ** -0.5)
+            nn.init.zeros_(self.ugrn_linear_out.weight)  # the path starts silent
+            self.register_buffer("ugrn_linear_centre", torch.zeros(cfg.ntoken))
+            self.register_buffer("ugrn_linear_gene", torch.zeros(cfg.ntoken))  # 1: a gene the path reads
 
     def forward(
         self, gene_ids: Tensor, values: Tensor, key_padding_mask: Tensor | None = None
@@ -174,9 +188,39 @@ class ScGPTModel(nn.Module):
         """
         x = self.encoder(gene_ids) + self.value_encoder(values)
         out = self.decoder(self.transformer_encoder(x, self.attention_mask(values, key_padding_mask)))
+        if self.cfg.linear_rank:
+            out = out + self.linear_path(gene_ids, values, key_padding_mask)
         if self.cfg.gene_affine:
             out = self.ugrn_gene_mean[gene_ids] + self.ugrn_gene_scale[gene_ids] * out
         return out
+
+    def linear_path(self, gene_ids: Tensor, values: Tensor, key_padding_mask: Tensor | None = None,
+                    tangent: Tensor | None = None) -> Tensor:
+        """The linear path's term, ``[batch, seq]``; with ``tangent``, its derivative along
+        that tangent of the values (the path is linear: the same map without the centre).
+
+        Which genes count is decided by ``values``: the path's genes, not masked, not padding.
+        The sum is rescaled from the visible genes to ``linear_genes``, as dropout rescales, so
+        a panel read whole and a training sequence of a random subset of it agree on average.
+        """
+        visible = self.ugrn_linear_gene[gene_ids] * (values.detach() != self.cfg.mask_value)
+        if key_padding_mask is not None:
+            visible = visible * ~key_padding_mask
+        x = visible * (values - self.ugrn_linear_centre[gene_ids] if tangent is None else tangent)
+        u, w = self.ugrn_linear_in(gene_ids), self.ugrn_linear_out(gene_ids)  # [b, n, r]
+        pooled = torch.einsum("bn,bnr->br", x, u)
+        term = torch.einsum("bnr,br->bn", w, pooled) - x * (u * w).sum(-1)  # i != j
+        count = visible.sum(1, keepdim=True).clamp(min=1.0)
+        return term * (max(self.cfg.linear_genes, 1) / count)
+
+    def set_linear_path(self, gene_ids: Tensor, centre: Tensor) -> None:
+        """Name the genes the linear path reads and their centres (model units)."""
+        if not self.cfg.linear_rank:
+            raise ValueError("This model was built without a linear path (linear_rank=0).")
+        with torch.no_grad():
+            self.ugrn_linear_gene.zero_()
+            self.ugrn_linear_gene[gene_ids] = 1.0
+            self.ugrn_linear_centre[gene_ids] = centre.to(self.ugrn_linear_centre)
 
     def attention_mask(self, values: Tensor, key_padding_mask: Tensor | None = None) -> Tensor | None:
         """``[batch, 1, 1, seq]``, True where a position may be attended to (None: everywhere):

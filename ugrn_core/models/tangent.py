@@ -226,6 +226,9 @@ def forward_with_tangent(model: ScGPTModel, gene_ids: Tensor, values: Tensor, d_
     for i, layer in enumerate(model.transformer_encoder.layers):
         x = _encoder_layer(layer, x, attn_mask, one_hot if i == 0 else None)
     out, d_out = _decoder(model.decoder, x)
+    if model.cfg.linear_rank:
+        out = out + model.linear_path(gene_ids, values)
+        d_out = d_out + model.linear_path(gene_ids, values, tangent=d_values)
     if model.cfg.gene_affine:
         scale = model.ugrn_gene_scale[gene_ids]
         out, d_out = model.ugrn_gene_mean[gene_ids] + scale * out, scale * d_out

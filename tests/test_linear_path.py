@@ -1,0 +1,80 @@
+"""The optional linear path beside the transformer: what it reads, that it survives the
+checkpoint, and that pretraining with it finds linear structure the data has."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import torch
+
+from ugrn_core.extract import ExtractionParams, extract_features
+from ugrn_core.models.foundation import load_model
+from ugrn_core.models.pretrain import PretrainConfig, pretrain, save_pretrained
+from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel
+
+
+def _model(rank=3, genes=10) -> ScGPTModel:
+    torch.manual_seed(0)
+    model = ScGPTModel(ScGPTConfig(ntoken=14, d_model=8, nhead=2, d_hid=16, nlayers=1, dropout=0.0, pad_idx=13,
+                                   linear_rank=rank, linear_genes=genes)).double().eval()
+    model.set_linear_path(torch.arange(1, 11), torch.linspace(0.5, 1.5, 10))  # token 0 (a <cls>), 11-13 not read
+    torch.nn.init.normal_(model.ugrn_linear_out.weight)
+    return model
+
+
+def _naive_term(model, ids, values, padded):
+    """The path's definition written out, one output at a time."""
+    u, w = model.ugrn_linear_in.weight, model.ugrn_linear_out.weight
+    centre, read = model.ugrn_linear_centre, model.ugrn_linear_gene
+    out = torch.zeros_like(values)
+    for b in range(ids.shape[0]):
+        visible = [i for i in range(ids.shape[1])
+                   if read[ids[b, i]] > 0 and values[b, i] != model.cfg.mask_value and not padded[b, i]]
+        for j in range(ids.shape[1]):
+            total = sum((values[b, i] - centre[ids[b, i]]) * (u[ids[b, i]] @ w[ids[b, j]]) for i in visible if i != j)
+            out[b, j] = total * model.cfg.linear_genes / max(len(visible), 1)
+    return out
+
+
+def test_the_path_reads_visible_genes_but_not_itself_masked_padded_or_unknown_tokens():
+    model = _model()
+    ids = torch.tensor([[0, 1, 2, 3, 4, 11, 5, 13], [0, 6, 7, 8, 9, 10, 12, 13]])
+    values = torch.tensor([[9.0, 0.2, 1.7, -1.0, 3.0, 2.0, 0.9, 0.0],
+                           [9.0, 1.1, -1.0, -1.0, 0.4, 2.2, 5.0, 0.0]], dtype=torch.float64)
+    padded = torch.zeros_like(ids, dtype=torch.bool)
+    padded[:, -1] = True
+    term = model.linear_path(ids, values, padded)
+    torch.testing.assert_close(term, _naive_term(model, ids, values, padded), rtol=1e-12, atol=1e-12)
+    silent = _model()
+    torch.nn.init.zeros_(silent.ugrn_linear_out.weight)
+    torch.testing.assert_close(model(ids, values, padded) - silent(ids, values, padded), term)
+    # a gene's own value does not enter its output through the path
+    v2 = values.clone()
+    v2[0, 1] += 1.0
+    assert torch.equal(model.linear_path(ids, v2, padded)[0, 1], term[0, 1])
+    assert not torch.equal(model.linear_path(ids, v2, padded)[0, 2], term[0, 2])
+
+
+def test_the_path_survives_the_checkpoint_and_reads_the_data_it_was_trained_on(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 600
+    driver = rng.gamma(2.0, 1.0, n)
+    X = np.column_stack([rng.poisson(1.0 + 6.0 * driver * (k % 2 == 0)) for k in range(8)]).astype(np.float32)
+    genes = [f"G{i}" for i in range(8)]  # the even genes share a driver, the odd ones are noise
+    cfg = PretrainConfig(epochs=25, nlayers=1, d_model=16, nhead=2, d_hid=32, baseline_genes=8, linear_rank=4,
+                         value_transform="log1p")
+    res = pretrain(np.log1p(X), genes, cfg, device="cpu")
+    assert res.model.cfg.linear_rank == 4 and res.model.cfg.linear_genes == 8
+    assert res.metrics["config"]["linear_rank"] == 4
+    assert res.metrics["skill_vs_gene_mean"] > 0.05  # it found the shared driver
+    folder = save_pretrained(res, tmp_path / "m")
+    assert json.loads((folder / "args.json").read_text())["ugrn_linear_path"] == {"rank": 4, "genes": 8}
+    model = load_model(str(folder), device="cpu")
+    ids = model.token_ids(genes)
+    vals = torch.rand(3, len(genes)) * 2
+    torch.testing.assert_close(model.module(ids.expand(3, -1), vals), res.model.cpu().eval()(ids.expand(3, -1), vals))
+    # VVP reads the shared driver: the effect of G0 on G2 stands out from its effect on G1
+    feats = extract_features("vvp", model, genes, sources=["G0"], params=ExtractionParams(scale="none", context="background"))
+    effect = np.abs(feats.features[0]).sum(-1)
+    assert effect[2] > 2 * effect[1] and effect[4] > 2 * effect[3]
