@@ -11,6 +11,8 @@ dataset and the table `bench/results/pretrain_family.md`.
     python bench/pretrain_family.py --lists real           # the six real sets in ../shared/data
     python bench/pretrain_family.py --only dev-4 --budget 120 --skip-benchmark
     python bench/pretrain_family.py --table-only           # rebuild the table from the rows
+    python bench/pretrain_family.py --lists dev --work /tmp/lever --linear-rank 32   # a lever (pretrain option)
+    python bench/pretrain_family.py --compare /tmp/base/rows /tmp/lever/rows --label "linear path, rank 32"
 
 The development list is for choosing; the validation list is run once a recipe is chosen.
 Each dataset's row is written to ``<work>/rows/<name>.json`` as soon as it is done, so two
@@ -131,6 +133,28 @@ def write_table(rows: pd.DataFrame, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def compare_rows(base: pd.DataFrame, lever: pd.DataFrame, label: str) -> list[str]:
+    """A lever against the default, per dataset both have: skill vs ridge and AUROCs side by side."""
+    both = base.merge(lever, on="dataset", suffixes=("_base", "_lever")).sort_values("dataset")
+    lines = [f"| dataset | skill vs ridge: default → {label} | best VVP/GT/ens: default → {label} | "
+             "VVP | GT | ens | \\|Pearson\\| |", "|---" * 7 + "|"]
+    best = {}
+    for side in ("base", "lever"):
+        best[side] = both[[f"{m}_auroc_{side}" for m in ("vvp", "gt", "ensemble")]].max(axis=1)
+    for i, r in enumerate(both.itertuples()):
+        arrows = [f"{getattr(r, f'{m}_auroc_base'):.3f} → {getattr(r, f'{m}_auroc_lever'):.3f}" for m in ("vvp", "gt", "ensemble")]
+        lines.append(f"| {r.dataset} | {r.skill_vs_ridge_base:+.1%} → {r.skill_vs_ridge_lever:+.1%} | "
+                     f"{best['base'].iloc[i]:.3f} → {best['lever'].iloc[i]:.3f} | " + " | ".join(arrows)
+                     + f" | {r.pearson_auroc_lever:.3f} |")
+    lines += ["", f"Medians over these {len(both)}: best of VVP/GT/ens {best['base'].median():.3f} (default) vs "
+              f"{best['lever'].median():.3f} ({label}); |Pearson| {both.pearson_auroc_lever.median():.3f}.", ""]
+    return lines
+
+
+def _rows(folder: Path) -> pd.DataFrame:
+    return pd.DataFrame([json.loads(f.read_text()) for f in sorted(Path(folder).glob("*.json"))])
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lists", default="dev", help="comma-separated: dev, val, real")
@@ -145,7 +169,13 @@ def main() -> int:
     p.add_argument("--work", default="/tmp/ugrn_pretrain_family")
     p.add_argument("--csv", default=str(RESULTS / "pretrain_family.csv"))
     p.add_argument("--table", default=str(RESULTS / "pretrain_family.md"))
+    p.add_argument("--compare", nargs=2, metavar=("DEFAULT_ROWS", "LEVER_ROWS"),
+                   help="print a per-dataset table of a lever's rows against the default's and exit")
+    p.add_argument("--label", default="lever", help="the lever's name in --compare's table")
     a, extra = p.parse_known_args()  # anything else goes to `pretrain` (e.g. --output residual)
+    if a.compare:
+        print("\n".join(compare_rows(_rows(Path(a.compare[0])), _rows(Path(a.compare[1])), a.label)))
+        return 0
     work = Path(a.work)
     rows_dir = work / "rows"
     rows_dir.mkdir(parents=True, exist_ok=True)
@@ -168,11 +198,10 @@ def main() -> int:
                 print(f"{name}: {' '.join(err.cmd[2:4])} failed (exit {err.returncode}); no row written", flush=True)
                 continue
             (rows_dir / f"{name}.json").write_text(json.dumps(row))
-    rows = [json.loads(f.read_text()) for f in sorted(rows_dir.glob("*.json"))]
-    if not rows:
+    new = _rows(rows_dir)
+    if new.empty:
         print(f"no rows in {rows_dir}")
         return 0
-    new = pd.DataFrame(rows)
     new.to_csv(a.csv, index=False)
     write_table(new, Path(a.table))
     print(new.drop(columns=["spec"]).to_string())
