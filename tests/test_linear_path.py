@@ -78,3 +78,31 @@ def test_the_path_survives_the_checkpoint_and_reads_the_data_it_was_trained_on(t
     feats = extract_features("vvp", model, genes, sources=["G0"], params=ExtractionParams(scale="none", context="background"))
     effect = np.abs(feats.features[0]).sum(-1)
     assert effect[2] > 2 * effect[1] and effect[4] > 2 * effect[3]
+
+
+def test_ridge_start_puts_each_genes_ridge_regression_in_the_path():
+    """With every gene visible and full rank, the path's term for gene j is the ridge
+    regression of j on all the other genes (sklearn's, same penalty), fitted on the cells."""
+    from sklearn.linear_model import Ridge
+
+    from ugrn_core.models.pretrain import _build_model, ridge_factors
+    from ugrn_core.models.values import ValueSpec
+    from ugrn_core.models.vocab import GeneVocab
+
+    rng = np.random.default_rng(1)
+    n_cells, n_genes = 300, 7
+    V = rng.normal(size=(n_cells, n_genes)) @ rng.normal(size=(n_genes, n_genes)) * 0.3 + 2.0
+    genes = [f"G{i}" for i in range(n_genes)]
+    vocab = GeneVocab.from_genes(genes)
+    cfg = PretrainConfig(nlayers=1, d_model=8, nhead=2, d_hid=16, linear_rank=n_genes, linear_init="ridge")
+    model = _build_model(cfg, vocab, ValueSpec(), V.astype(np.float32), genes).double().eval()
+    ids = torch.as_tensor(vocab.ids(genes))[None]
+    x = torch.as_tensor(V[:5])
+    term = model.linear_path(ids.expand(5, -1), x).detach().numpy()
+    cov = np.cov(V.T, bias=True)
+    penalty = float(np.mean(np.diag(cov))) * n_cells  # ridge_factors' alpha=1 in sklearn's units
+    for j in range(n_genes):
+        others = [i for i in range(n_genes) if i != j]
+        reg = Ridge(alpha=penalty).fit(V[:, others], V[:, j])
+        np.testing.assert_allclose(term[:, j], (V[:5, others] - V[:, others].mean(0)) @ reg.coef_, rtol=1e-4, atol=1e-5)
+    assert ridge_factors(V, V.mean(0), 2)[0].shape == (n_genes, 2)

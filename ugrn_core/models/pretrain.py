@@ -72,11 +72,13 @@ class PretrainConfig:
     baseline_genes: int = 200
     max_seq_len: int = 128  # genes per training sequence (random subset per batch, as scGPT)
     linear_rank: int = 0  # a low-rank linear path beside the transformer (0: none, as scGPT)
+    linear_init: str = "zero"  # "zero": the path starts silent; "ridge": at the training cells' ridge regression
 
     def __post_init__(self) -> None:
         """Refuse an unknown choice here, before any data is prepared or a step is taken."""
         for name, allowed in (("mask_schedule", ("fixed", "uniform")), ("attention", ("full", "visible")),
-                              ("lr_schedule", ("constant", "cosine")), ("output", ("residual", "plain"))):
+                              ("lr_schedule", ("constant", "cosine")), ("output", ("residual", "plain")),
+                              ("linear_init", ("zero", "ridge"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose {' or '.join(map(repr, allowed))}.")
         if self.budget_s <= 0:
@@ -360,7 +362,8 @@ def describe_recipe(cfg: PretrainConfig, plan: TrainingPlan, n_train: int, selec
               "at the gene-mean level and every gene weighs alike)" if cfg.output == "residual" else "plain scGPT output")
     if cfg.linear_rank:
         output += (f", a rank-{cfg.linear_rank} linear path beside the transformer (finds weak co-expression "
-                   "that the transformer alone sits out)")
+                   "that the transformer alone sits out"
+                   + ("; it starts at the training cells' ridge regression)" if cfg.linear_init == "ridge" else ")"))
     return (f"Recipe: {cfg.nlayers} layers x d={cfg.d_model}, {output}, mask ratio {cfg.mask_ratio}, lr {cfg.lr} "
             f"({cfg.lr_schedule} after {cfg.warmup_steps if not plan.fixed else plan.steps_per_epoch} warm-up steps).\n"
             f"Length: {plan.describe(n_train)}.\n"
@@ -408,6 +411,22 @@ def _prepare_groups(V_all, train_idx, select_idx, check_idx, cfg: PretrainConfig
     return groups, refs
 
 
+def ridge_factors(V: np.ndarray, mean: np.ndarray, rank: int, alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-``rank`` factors (u, w) with u_i.w_j ~ B_ij, the coefficient of gene i when gene j is
+    regressed on all the others (ridge, penalty ``alpha`` x the mean gene variance), from the
+    training cells (NaN, a gene not measured, counts as its mean). Why: the linear path then
+    starts where a linear predictor ends, instead of having to find weak co-expression by SGD.
+    B = -P_ij / P_jj with P the inverse of the penalised covariance (all regressions at once)."""
+    Xc = np.nan_to_num(V - mean[None, :], nan=0.0).astype(np.float64)
+    cov = Xc.T @ Xc / max(len(Xc), 1)
+    prec = np.linalg.inv(cov + alpha * max(float(np.mean(np.diag(cov))), 1e-8) * np.eye(len(cov)))
+    B = -prec / np.diag(prec)[None, :]
+    np.fill_diagonal(B, 0.0)
+    U, S, Vt = np.linalg.svd(B)
+    root = np.sqrt(S[:rank])
+    return (U[:, :rank] * root).astype(np.float32), (Vt[:rank].T * root).astype(np.float32)
+
+
 def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train: np.ndarray, genes) -> ScGPTModel:
     mcfg = ScGPTConfig(
         ntoken=len(vocab), d_model=cfg.d_model, nhead=cfg.nhead, d_hid=cfg.d_hid,
@@ -421,7 +440,15 @@ def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train
     model = ScGPTModel(mcfg)
     mean, sd = _gene_stats(V_train)
     if mcfg.linear_rank:
-        model.set_linear_path(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean))
+        ids = torch.as_tensor(vocab.ids(genes))
+        model.set_linear_path(ids, torch.as_tensor(mean))
+        if cfg.linear_init == "ridge":
+            u, w = ridge_factors(V_train, mean, mcfg.linear_rank)
+            if cfg.output == "residual":  # the path's term is then in each output gene's spread
+                w = w / sd[:, None]
+            with torch.no_grad():
+                model.ugrn_linear_in.weight[ids] = torch.as_tensor(u)
+                model.ugrn_linear_out.weight[ids] = torch.as_tensor(w)
     if cfg.output == "residual":
         model.set_gene_affine(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean), torch.as_tensor(sd))
     return model
