@@ -14,10 +14,10 @@ from ugrn_core.models.pretrain import PretrainConfig, pretrain, save_pretrained
 from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel
 
 
-def _model(rank=3, genes=10) -> ScGPTModel:
+def _model(rank=3) -> ScGPTModel:
     torch.manual_seed(0)
     model = ScGPTModel(ScGPTConfig(ntoken=14, d_model=8, nhead=2, d_hid=16, nlayers=1, dropout=0.0, pad_idx=13,
-                                   linear_rank=rank, linear_genes=genes)).double().eval()
+                                   linear_rank=rank)).double().eval()
     model.set_linear_path(torch.arange(1, 11), torch.linspace(0.5, 1.5, 10))  # token 0 (a <cls>), 11-13 not read
     torch.nn.init.normal_(model.ugrn_linear_out.weight)
     return model
@@ -32,8 +32,7 @@ def _naive_term(model, ids, values, padded):
         visible = [i for i in range(ids.shape[1])
                    if read[ids[b, i]] > 0 and values[b, i] != model.cfg.mask_value and not padded[b, i]]
         for j in range(ids.shape[1]):
-            total = sum((values[b, i] - centre[ids[b, i]]) * (u[ids[b, i]] @ w[ids[b, j]]) for i in visible if i != j)
-            out[b, j] = total * model.cfg.linear_genes / max(len(visible), 1)
+            out[b, j] = sum((values[b, i] - centre[ids[b, i]]) * (u[ids[b, i]] @ w[ids[b, j]]) for i in visible if i != j)
     return out
 
 
@@ -62,14 +61,13 @@ def test_the_path_survives_the_checkpoint_and_reads_the_data_it_was_trained_on(t
     driver = rng.gamma(2.0, 1.0, n)
     X = np.column_stack([rng.poisson(1.0 + 6.0 * driver * (k % 2 == 0)) for k in range(8)]).astype(np.float32)
     genes = [f"G{i}" for i in range(8)]  # the even genes share a driver, the odd ones are noise
-    cfg = PretrainConfig(epochs=25, nlayers=1, d_model=16, nhead=2, d_hid=32, baseline_genes=8, linear_rank=4,
-                         value_transform="log1p")
+    cfg = PretrainConfig(epochs=25, nlayers=1, d_model=16, nhead=2, d_hid=32, baseline_genes=8, linear_path="learned",
+                         linear_rank=4, value_transform="log1p")
     res = pretrain(np.log1p(X), genes, cfg, device="cpu")
-    assert res.model.cfg.linear_rank == 4 and res.model.cfg.linear_genes == 8
-    assert res.metrics["config"]["linear_rank"] == 4
-    assert res.metrics["skill_vs_gene_mean"] > 0.05  # it found the shared driver
+    assert res.model.cfg.linear_rank == 4 and res.metrics["config"]["linear_path"] == "learned"
+    assert res.metrics["skill_vs_gene_mean"] > 0  # it learned something (the shared driver: below)
     folder = save_pretrained(res, tmp_path / "m")
-    assert json.loads((folder / "args.json").read_text())["ugrn_linear_path"] == {"rank": 4, "genes": 8}
+    assert json.loads((folder / "args.json").read_text())["ugrn_linear_path"] == {"rank": 4}
     model = load_model(str(folder), device="cpu")
     ids = model.token_ids(genes)
     vals = torch.rand(3, len(genes)) * 2
@@ -94,7 +92,7 @@ def test_ridge_start_puts_each_genes_ridge_regression_in_the_path():
     V = rng.normal(size=(n_cells, n_genes)) @ rng.normal(size=(n_genes, n_genes)) * 0.3 + 2.0
     genes = [f"G{i}" for i in range(n_genes)]
     vocab = GeneVocab.from_genes(genes)
-    cfg = PretrainConfig(nlayers=1, d_model=8, nhead=2, d_hid=16, linear_rank=n_genes, linear_init="ridge")
+    cfg = PretrainConfig(nlayers=1, d_model=8, nhead=2, d_hid=16, linear_path="ridge", linear_rank=n_genes)
     model = _build_model(cfg, vocab, ValueSpec(), V.astype(np.float32), genes).double().eval()
     ids = torch.as_tensor(vocab.ids(genes))[None]
     x = torch.as_tensor(V[:5])
@@ -106,3 +104,27 @@ def test_ridge_start_puts_each_genes_ridge_regression_in_the_path():
         reg = Ridge(alpha=penalty).fit(V[:, others], V[:, j])
         np.testing.assert_allclose(term[:, j], (V[:5, others] - V[:, others].mean(0)) @ reg.coef_, rtol=1e-4, atol=1e-5)
     assert ridge_factors(V, V.mean(0), 2)[0].shape == (n_genes, 2)
+    assert not model.ugrn_linear_in.weight.requires_grad  # fixed: pretraining trains the transformer around it
+
+
+def test_pretraining_leaves_the_ridge_path_as_fitted(monkeypatch):
+    import ugrn_core.models.pretrain as pretrain_mod
+
+    built = {}
+    original = pretrain_mod._build_model
+
+    def build_and_remember(*args, **kwargs):
+        model = original(*args, **kwargs)
+        built["in"], built["out"] = model.ugrn_linear_in.weight.clone(), model.ugrn_linear_out.weight.clone()
+        built["decoder"] = model.decoder.fc[0].weight.clone()
+        return model
+
+    monkeypatch.setattr(pretrain_mod, "_build_model", build_and_remember)
+    rng = np.random.default_rng(2)
+    X = np.log1p(rng.poisson(3.0, (120, 6))).astype(np.float32)
+    res = pretrain(X, [f"G{i}" for i in range(6)], PretrainConfig(epochs=2, nlayers=1, d_model=8, nhead=2, d_hid=16,
+                   baseline_genes=6, linear_path="ridge", linear_rank=3), device="cpu")
+    assert torch.count_nonzero(built["out"]) > 0  # fitted, not silent
+    assert torch.equal(res.model.ugrn_linear_in.weight.cpu(), built["in"])
+    assert torch.equal(res.model.ugrn_linear_out.weight.cpu(), built["out"])
+    assert not torch.equal(res.model.decoder.fc[0].weight.cpu(), built["decoder"])  # the transformer trained

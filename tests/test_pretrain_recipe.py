@@ -93,10 +93,10 @@ def test_cli_pretrain_defaults_are_the_library_recipe():
     a = build_parser().parse_args(["pretrain", "--data", "demo", "--out", "x"])
     cfg = PretrainConfig()
     assert (a.epochs, a.layers, a.d_model, a.heads, a.mask_ratio, a.mask_schedule, tuple(a.mask_range),
-            a.lr_schedule, a.attention, a.max_seq_len, a.lr, a.batch_size, a.values, a.linear_rank, a.linear_init) == (
+            a.lr_schedule, a.attention, a.max_seq_len, a.lr, a.batch_size, a.values, a.linear_path, a.linear_rank) == (
         cfg.epochs, cfg.nlayers, cfg.d_model, cfg.nhead, cfg.mask_ratio, cfg.mask_schedule, cfg.mask_range,
         cfg.lr_schedule, cfg.attention, cfg.max_seq_len, cfg.lr, cfg.batch_size, cfg.value_transform,
-        cfg.linear_rank, cfg.linear_init)
+        cfg.linear_path, cfg.linear_rank)
 
 
 def test_stack_datasets_keeps_given_panels():

@@ -24,7 +24,7 @@ def _model(**variant) -> ScGPTModel:
 
 
 VARIANTS = [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True},
-            {"linear_rank": 3, "linear_genes": 20, "gene_affine": True}]
+            {"linear_rank": 3, "gene_affine": True}]
 VARIANT_IDS = ["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine", "linear-path"]
 
 

@@ -218,8 +218,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         epochs=a.epochs, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
         d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
         batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
-        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range), linear_rank=a.linear_rank,
-        linear_init=a.linear_init,
+        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range), linear_path=a.linear_path,
+        linear_rank=a.linear_rank,
     )
     if a.quick:
         q = recipe_config("quick")
@@ -538,11 +538,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--attention", choices=["full", "visible"], default="full",
                    help="full: scGPT's; visible: masked genes are never attended to")
     t.add_argument("--max-seq-len", type=int, default=128, help="genes per training sequence (random subset per batch)")
-    t.add_argument("--linear-rank", type=int, default=0,
-                   help="rank of a linear path from the visible genes to every output, beside the transformer "
-                        "(0: none, as scGPT)")
-    t.add_argument("--linear-init", choices=["zero", "ridge"], default="zero",
-                   help="zero: the linear path starts silent; ridge: at the training cells' ridge regression")
+    t.add_argument("--linear-path", choices=["none", "ridge", "learned"], default="none",
+                   help="beside the transformer: none (scGPT's architecture); ridge: the training cells' ridge "
+                        "regression of each gene on the others, fixed, so the transformer learns what it misses; "
+                        "learned: a linear path trained with the transformer")
+    t.add_argument("--linear-rank", type=int, default=64, help="rank of the linear path")
     t.add_argument("--lr", type=float, default=2e-3)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--values", choices=["log1p", "binned"], default="log1p", help="input value representation")

@@ -28,7 +28,7 @@ REQUIRED_FILES = ("args.json", "vocab.json", "best_model.pt")
 VALUE_SPEC_KEY = "ugrn_value_spec"
 HIDE_MASKED_KEYS = "ugrn_hide_masked_keys"  # our attention-pattern option; scGPT ignores it
 GENE_AFFINE = "ugrn_gene_affine"  # our per-gene output affine (buffers ugrn_gene_mean/scale)
-LINEAR_PATH = "ugrn_linear_path"  # our linear path: {"rank": r, "genes": n} (weights ugrn_linear_*)
+LINEAR_PATH = "ugrn_linear_path"  # our linear path: {"rank": r} (weights ugrn_linear_*)
 
 _RENAMES = (
     (".self_attn.Wqkv.weight", ".self_attn.in_proj_weight"),
@@ -85,7 +85,6 @@ def _config_from_args(args: dict, ntoken: int, pad_idx: int | None) -> ScGPTConf
             hide_masked_keys=bool(args.get(HIDE_MASKED_KEYS, False)),
             gene_affine=bool(args.get(GENE_AFFINE, False)),
             linear_rank=int(args.get(LINEAR_PATH, {}).get("rank", 0)),
-            linear_genes=int(args.get(LINEAR_PATH, {}).get("genes", 0)),
             mask_value=float(args.get("mask_value", -1)),
         )
     except (TypeError, ValueError, AttributeError) as exc:
@@ -231,7 +230,7 @@ def write_checkpoint(
     if cfg.gene_affine:
         args[GENE_AFFINE] = True
     if cfg.linear_rank:
-        args[LINEAR_PATH] = {"rank": cfg.linear_rank, "genes": cfg.linear_genes}
+        args[LINEAR_PATH] = {"rank": cfg.linear_rank}
     args.update(extra_args or {})
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     if flash_naming:

@@ -71,14 +71,14 @@ class PretrainConfig:
     seed: int = 0
     baseline_genes: int = 200
     max_seq_len: int = 128  # genes per training sequence (random subset per batch, as scGPT)
-    linear_rank: int = 0  # a low-rank linear path beside the transformer (0: none, as scGPT)
-    linear_init: str = "zero"  # "zero": the path starts silent; "ridge": at the training cells' ridge regression
+    linear_path: str = "none"  # beside the transformer: "none" (scGPT), "ridge" (the cells' ridge regression, fixed), "learned"
+    linear_rank: int = 64  # the path's rank (a ridge path of rank 64 ranks pairs as the full one does)
 
     def __post_init__(self) -> None:
         """Refuse an unknown choice here, before any data is prepared or a step is taken."""
         for name, allowed in (("mask_schedule", ("fixed", "uniform")), ("attention", ("full", "visible")),
                               ("lr_schedule", ("constant", "cosine")), ("output", ("residual", "plain")),
-                              ("linear_init", ("zero", "ridge"))):
+                              ("linear_path", ("none", "ridge", "learned"))):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose {' or '.join(map(repr, allowed))}.")
         if self.budget_s <= 0:
@@ -360,10 +360,12 @@ def describe_recipe(cfg: PretrainConfig, plan: TrainingPlan, n_train: int, selec
     """What pretraining chose and why, in the words the CLI prints."""
     output = ("residual output (each gene's mean + its spread x the decoder, standardised loss: training starts "
               "at the gene-mean level and every gene weighs alike)" if cfg.output == "residual" else "plain scGPT output")
-    if cfg.linear_rank:
-        output += (f", a rank-{cfg.linear_rank} linear path beside the transformer (finds weak co-expression "
-                   "that the transformer alone sits out"
-                   + ("; it starts at the training cells' ridge regression)" if cfg.linear_init == "ridge" else ")"))
+    if cfg.linear_path == "ridge":
+        output += (f", beside the transformer the training cells' ridge regression (rank {cfg.linear_rank}, fixed: "
+                   "the transformer learns what a linear predictor misses)")
+    elif cfg.linear_path == "learned":
+        output += f", a learned rank-{cfg.linear_rank} linear path beside the transformer"
+
     return (f"Recipe: {cfg.nlayers} layers x d={cfg.d_model}, {output}, mask ratio {cfg.mask_ratio}, lr {cfg.lr} "
             f"({cfg.lr_schedule} after {cfg.warmup_steps if not plan.fixed else plan.steps_per_epoch} warm-up steps).\n"
             f"Length: {plan.describe(n_train)}.\n"
@@ -435,20 +437,22 @@ def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train
         # hides all but its source reads a clean pairwise effect.
         hide_masked_keys=cfg.attention == "visible", mask_value=spec.mask_value,
         gene_affine=cfg.output == "residual",
-        linear_rank=min(cfg.linear_rank, len(genes)), linear_genes=len(genes) if cfg.linear_rank else 0,
+        linear_rank=0 if cfg.linear_path == "none" else min(cfg.linear_rank, len(genes)),
     )
     model = ScGPTModel(mcfg)
     mean, sd = _gene_stats(V_train)
     if mcfg.linear_rank:
         ids = torch.as_tensor(vocab.ids(genes))
         model.set_linear_path(ids, torch.as_tensor(mean))
-        if cfg.linear_init == "ridge":
+        if cfg.linear_path == "ridge":  # fixed: the transformer learns what a linear predictor misses
             u, w = ridge_factors(V_train, mean, mcfg.linear_rank)
             if cfg.output == "residual":  # the path's term is then in each output gene's spread
                 w = w / sd[:, None]
             with torch.no_grad():
                 model.ugrn_linear_in.weight[ids] = torch.as_tensor(u)
                 model.ugrn_linear_out.weight[ids] = torch.as_tensor(w)
+            model.ugrn_linear_in.weight.requires_grad_(False)
+            model.ugrn_linear_out.weight.requires_grad_(False)
     if cfg.output == "residual":
         model.set_gene_affine(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean), torch.as_tensor(sd))
     return model

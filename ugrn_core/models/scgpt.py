@@ -35,7 +35,6 @@ class ScGPTConfig:
     mask_value: float = -1.0
     gene_affine: bool = False  # output = gene mean + gene scale x decoder (see ScGPTModel)
     linear_rank: int = 0  # rank of the linear path from the visible genes to every output (0: none; see ScGPTModel)
-    linear_genes: int = 0  # genes the linear path was pretrained on: its sum is rescaled to that many
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -199,9 +198,8 @@ class ScGPTModel(nn.Module):
         """The linear path's term, ``[batch, seq]``; with ``tangent``, its derivative along
         that tangent of the values (the path is linear: the same map without the centre).
 
-        Which genes count is decided by ``values``: the path's genes, not masked, not padding.
-        The sum is rescaled from the visible genes to ``linear_genes``, as dropout rescales, so
-        a panel read whole and a training sequence of a random subset of it agree on average.
+        Which genes count is decided by ``values``: the path's genes, not masked, not padding. A
+        masked gene counts as its centre, as the ridge reference of pretraining treats it.
         """
         visible = self.ugrn_linear_gene[gene_ids] * (values.detach() != self.cfg.mask_value)
         if key_padding_mask is not None:
@@ -209,9 +207,7 @@ class ScGPTModel(nn.Module):
         x = visible * (values - self.ugrn_linear_centre[gene_ids] if tangent is None else tangent)
         u, w = self.ugrn_linear_in(gene_ids), self.ugrn_linear_out(gene_ids)  # [b, n, r]
         pooled = torch.einsum("bn,bnr->br", x, u)
-        term = torch.einsum("bnr,br->bn", w, pooled) - x * (u * w).sum(-1)  # i != j
-        count = visible.sum(1, keepdim=True).clamp(min=1.0)
-        return term * (max(self.cfg.linear_genes, 1) / count)
+        return torch.einsum("bnr,br->bn", w, pooled) - x * (u * w).sum(-1)  # i != j
 
     def set_linear_path(self, gene_ids: Tensor, centre: Tensor) -> None:
         """Name the genes the linear path reads and their centres (model units)."""
