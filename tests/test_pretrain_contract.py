@@ -144,3 +144,25 @@ def test_slow_checks_are_spaced_so_the_budget_buys_steps(monkeypatch):
     past = [b - a for a, b in zip(steps, steps[1:]) if a >= 60]
     assert past and min(past[:-1] or past) > 5  # past the plan the checks stay spaced (not after every step)
     assert m["eval_seconds"] <= 0.5 * m["train_seconds"]
+
+
+def test_a_fixed_length_checks_at_its_spacing_however_slow_the_checks(monkeypatch):
+    """Same seed, same model: with --epochs the checks (and so the kept model) do not depend on
+    how busy the machine was."""
+    import time
+
+    from ugrn_core.models import pretrain as pretrain_module
+
+    real = pretrain_module._comparison
+
+    def slow_check(*args, **kwargs):
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    X, genes = _noise()
+    cfg = PretrainConfig(**TINY, epochs=6, patience=100)
+    fast = pretrain(X, genes, cfg, device="cpu").metrics
+    monkeypatch.setattr(pretrain_module, "_comparison", slow_check)
+    slow = pretrain(X, genes, cfg, device="cpu").metrics
+    assert [h["step"] for h in slow["history"]] == [h["step"] for h in fast["history"]]
+    assert [h["val_mse"] for h in slow["history"]] == [h["val_mse"] for h in fast["history"]]

@@ -517,9 +517,11 @@ def _train(model, ids, V_t, groups, plan: TrainingPlan, cfg: PretrainConfig, spe
         eval_seconds += eval_s
         # A check reads every selection cell with its whole panel, which on a wide real panel
         # costs hundreds of training steps: space the checks so they take at most EVAL_SHARE
-        # of the time (the budget then buys steps, not evaluations).
+        # of the time (the budget then buys steps, not evaluations). A fixed length has no
+        # budget to protect and keeps its spacing, so the same seed gives the same model.
         step_s = max(elapsed - last_eval_end, 1e-9) / max(step - last_eval_step, 1)
-        every = max(plan.eval_every, math.ceil(eval_s / (EVAL_SHARE * step_s)))
+        if not plan.fixed:
+            every = max(plan.eval_every, math.ceil(eval_s / (EVAL_SHARE * step_s)))
         last_eval_step, last_eval_end = step, time.perf_counter() - t0
         history.append({"step": step, "epoch": round(step / plan.steps_per_epoch, 2), "train_loss": float(np.mean(losses)),
                         "val_mse": val, "seconds": round(elapsed, 1), "lr": lr_at(step), "eval_seconds": round(eval_s, 2)})
