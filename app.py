@@ -20,7 +20,7 @@ from ugrn_core.errors import UGRNError
 from ugrn_core.extract import METHOD_LABELS, METHODS, SCORE_HELP, ExtractionParams
 from ugrn_core.extract.cost import format_seconds
 from ugrn_core.grn import holds_result
-from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics
+from ugrn_core.models.pretrain import format_metrics, learned_little, read_metrics, what_vvp_gt_read
 from ugrn_core.plot import qc_figure
 from ugrn_ui.state import (
     cached_cost, cached_matrices, cached_network, cached_prepared, current_analysis, load_prepared, settings, show_problem,
@@ -338,7 +338,7 @@ if metrics:
     st.caption(f"**Model check** — {format_metrics(metrics)}")
     if learned_little(metrics):
         st.warning("This model predicts held-out masked values no better than a ridge regression on the same "
-                   "genes: what VVP and GT read from it may be mostly noise. Compare with |Pearson r| on the "
+                   f"genes: {what_vvp_gt_read(metrics)}. Compare with |Pearson r| on the "
                    "Regulators page, train longer (`pretrain --epochs`), or load a larger scGPT checkpoint.")
 with st.expander("Model"):
     st.json(model.describe())

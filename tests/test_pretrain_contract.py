@@ -70,6 +70,9 @@ def test_training_goes_on_past_the_plan_while_behind_ridge_then_stops_at_the_bud
     assert m["outcome"] == "does not beat ridge" and m["skill_vs_ridge"] <= 0
     msg = contract_message(m)
     assert msg and "--budget" in msg and "ridge" in msg and f"{m['steps']} steps" in msg
+    assert "mostly noise" in msg
+    ridge_path = {**m, "config": {**m["config"], "linear_path": "ridge"}}  # says what such a model reads instead
+    assert "linear co-expression" in contract_message(ridge_path) and "noise" not in contract_message(ridge_path)
     folder = save_pretrained(res, tmp_path / "m")
     saved = json.loads((folder / "metrics.json").read_text())
     assert {"steps", "budget_s", "planned_steps", "outcome", "stopped", "plan"} <= set(saved)

@@ -14,7 +14,7 @@ from ugrn_core.data.io import read_dataset
 from ugrn_core.data.matrix import matrix_arguments, use_matrix
 from ugrn_core.errors import UGRNError
 from ugrn_core.extract.cost import format_seconds
-from ugrn_core.models.pretrain import format_metrics, learned_little
+from ugrn_core.models.pretrain import format_metrics, learned_little, what_vvp_gt_read
 from ugrn_core.models.pretrain_job import RECIPES, quick_budget, start_pretraining
 from ugrn_core.store import BoundedStore, env_bound
 from ugrn_ui.state import cached_network, settings, update_settings
@@ -99,8 +99,8 @@ def _job_status(key: tuple) -> None:
         st.success(f"Model ready: `{job.folder}`")
         st.caption(f"**Model check** — {format_metrics(m)}" if m else "")
         if m and learned_little(m):
-            st.warning("It predicts held-out masked values no better than ridge regression: VVP and GT read from it may "
-                       "be mostly noise. Try the Full recipe.")
+            st.warning(f"It predicts held-out masked values no better than ridge regression: {what_vvp_gt_read(m)}. "
+                       "Try the Full recipe.")
         if settings().model != str(job.folder) and st.session_state.get("selected_model") != str(job.folder):
             st.session_state["pending_model"] = st.session_state["selected_model"] = str(job.folder)
             st.rerun(scope="app")

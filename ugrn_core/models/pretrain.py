@@ -581,6 +581,15 @@ def learned_little(m: dict) -> bool:
     return m.get("skill_vs_ridge", 0.0) <= 0.0
 
 
+def what_vvp_gt_read(m: dict) -> str:
+    """What VVP/GT read from a model that learned little: noise, or with a ridge path beside the
+    transformer, that path's linear co-expression."""
+    if m.get("config", {}).get("linear_path") == "ridge":
+        return ("what VVP and GT read from it is mostly the linear co-expression of the ridge regression beside "
+                "its transformer, little that the transformer learned")
+    return "what VVP and GT read from it may be mostly noise"
+
+
 def format_metrics(m: dict) -> str:
     length = (f"{m['steps']} steps, best at {m['best_step']}, {m['stopped']}" if "steps" in m
               else f"best epoch {m['best_epoch']}/{m['epochs_run']}")  # metrics.json of older models
@@ -604,6 +613,6 @@ def contract_message(m: dict) -> str | None:
         f"The model did not beat the ridge reference: after {m.get('steps', '?')} steps "
         f"({m['train_seconds']} s{budget}; {m.get('stopped', 'stopped')}) its held-out masked-value error is "
         f"{m['mse_model']:.4f} against {m['mse_ridge']:.4f} for ridge and {m['mse_gene_mean']:.4f} for the gene mean, "
-        "so VVP/GT read from it may be mostly noise. To try: a larger --budget (seconds), more cells, "
+        f"so {what_vvp_gt_read(m)}. To try: a larger --budget (seconds), more cells, "
         "a wider model (--d-model 128 --lr 1e-3), or a real scGPT checkpoint."
     )
