@@ -69,6 +69,7 @@ def test_the_path_survives_the_checkpoint_and_reads_the_data_it_was_trained_on(t
     folder = save_pretrained(res, tmp_path / "m")
     assert json.loads((folder / "args.json").read_text())["ugrn_linear_path"] == {"rank": 4}
     model = load_model(str(folder), device="cpu")
+    assert model.describe()["linear_path_rank"] == 4  # the app's Model panel says it is not scGPT's architecture
     ids = model.token_ids(genes)
     vals = torch.rand(3, len(genes)) * 2
     torch.testing.assert_close(model.module(ids.expand(3, -1), vals), res.model.cpu().eval()(ids.expand(3, -1), vals))

@@ -158,6 +158,7 @@ class FoundationModel:
             "value_transform": self.value_spec.transform,
             "value_range": list(self.value_spec.value_range),
             "background": self.value_spec.background,
+            **({"linear_path_rank": cfg.linear_rank} if cfg.linear_rank else {}),  # not scGPT's architecture
         }
 
 
