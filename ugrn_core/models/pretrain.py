@@ -365,7 +365,6 @@ def describe_recipe(cfg: PretrainConfig, plan: TrainingPlan, n_train: int, selec
                    "the transformer learns what a linear predictor misses)")
     elif cfg.linear_path == "learned":
         output += f", a learned rank-{cfg.linear_rank} linear path beside the transformer"
-
     return (f"Recipe: {cfg.nlayers} layers x d={cfg.d_model}, {output}, mask ratio {cfg.mask_ratio}, lr {cfg.lr} "
             f"({cfg.lr_schedule} after {cfg.warmup_steps if not plan.fixed else plan.steps_per_epoch} warm-up steps).\n"
             f"Length: {plan.describe(n_train)}.\n"
@@ -441,8 +440,8 @@ def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train
     )
     model = ScGPTModel(mcfg)
     mean, sd = _gene_stats(V_train)
+    ids = torch.as_tensor(vocab.ids(genes))
     if mcfg.linear_rank:
-        ids = torch.as_tensor(vocab.ids(genes))
         model.set_linear_path(ids, torch.as_tensor(mean))
         if cfg.linear_path == "ridge":  # fixed: the transformer learns what a linear predictor misses
             u, w = ridge_factors(V_train, mean, mcfg.linear_rank)
@@ -454,7 +453,7 @@ def _build_model(cfg: PretrainConfig, vocab: GeneVocab, spec: ValueSpec, V_train
             model.ugrn_linear_in.weight.requires_grad_(False)
             model.ugrn_linear_out.weight.requires_grad_(False)
     if cfg.output == "residual":
-        model.set_gene_affine(torch.as_tensor(vocab.ids(genes)), torch.as_tensor(mean), torch.as_tensor(sd))
+        model.set_gene_affine(ids, torch.as_tensor(mean), torch.as_tensor(sd))
     return model
 
 
