@@ -11,8 +11,8 @@ dataset and the table `bench/results/pretrain_family.md`.
     python bench/pretrain_family.py --lists real           # the six real sets in ../shared/data
     python bench/pretrain_family.py --only dev-4 --budget 120 --skip-benchmark
     python bench/pretrain_family.py --table-only           # rebuild the table from the rows
-    python bench/pretrain_family.py --lists dev --work /tmp/lever --linear-rank 32   # a lever (pretrain option)
-    python bench/pretrain_family.py --compare /tmp/base/rows /tmp/lever/rows --label "linear path, rank 32"
+    python bench/pretrain_family.py --lists dev --work /tmp/lever --linear-path ridge   # a lever (pretrain option)
+    python bench/pretrain_family.py --compare /tmp/base/rows /tmp/lever/rows --label "ridge path"
 
 The development list is for choosing; the validation list is run once a recipe is chosen.
 Each dataset's row is written to ``<work>/rows/<name>.json`` as soon as it is done, so two
@@ -138,16 +138,15 @@ def compare_rows(base: pd.DataFrame, lever: pd.DataFrame, label: str) -> list[st
     both = base.merge(lever, on="dataset", suffixes=("_base", "_lever")).sort_values("dataset")
     lines = [f"| dataset | skill vs ridge: default → {label} | best VVP/GT/ens: default → {label} | "
              "VVP | GT | ens | \\|Pearson\\| |", "|---" * 7 + "|"]
-    best = {}
     for side in ("base", "lever"):
-        best[side] = both[[f"{m}_auroc_{side}" for m in ("vvp", "gt", "ensemble")]].max(axis=1)
-    for i, r in enumerate(both.itertuples()):
-        arrows = [f"{getattr(r, f'{m}_auroc_base'):.3f} → {getattr(r, f'{m}_auroc_lever'):.3f}" for m in ("vvp", "gt", "ensemble")]
+        both[f"best_auroc_{side}"] = both[[f"{m}_auroc_{side}" for m in ("vvp", "gt", "ensemble")]].max(axis=1)
+    for r in both.itertuples():
+        arrows = [f"{getattr(r, f'{m}_auroc_base'):.3f} → {getattr(r, f'{m}_auroc_lever'):.3f}"
+                  for m in ("best", "vvp", "gt", "ensemble")]
         lines.append(f"| {r.dataset} | {r.skill_vs_ridge_base:+.1%} → {r.skill_vs_ridge_lever:+.1%} | "
-                     f"{best['base'].iloc[i]:.3f} → {best['lever'].iloc[i]:.3f} | " + " | ".join(arrows)
-                     + f" | {r.pearson_auroc_lever:.3f} |")
-    lines += ["", f"Medians over these {len(both)}: best of VVP/GT/ens {best['base'].median():.3f} (default) vs "
-              f"{best['lever'].median():.3f} ({label}); |Pearson| {both.pearson_auroc_lever.median():.3f}.", ""]
+                     + " | ".join(arrows) + f" | {r.pearson_auroc_lever:.3f} |")
+    lines += ["", f"Medians over these {len(both)}: best of VVP/GT/ens {both.best_auroc_base.median():.3f} (default) vs "
+              f"{both.best_auroc_lever.median():.3f} ({label}); |Pearson| {both.pearson_auroc_lever.median():.3f}.", ""]
     return lines
 
 
