@@ -67,23 +67,6 @@ def test_forward_with_tangent_equals_torch_jvp(variant):
     assert d_out.abs().max() > 1e-3  # a real derivative, not zeros
 
 
-@pytest.mark.parametrize("variant", [{}, {"hide_masked_keys": True}], ids=["full", "hidden-masked-keys"])
-def test_attention_blocks_of_query_rows_give_the_same_tangent(variant, monkeypatch):
-    """Wide panels split each slice's query rows into blocks (and masks with them); tiny
-    blocks here (3 of 12 rows, one slice at a time) must equal the unsplit pass."""
-    model = _model(**variant)
-    gen = torch.Generator().manual_seed(3)
-    ids = torch.randint(0, 30, (4, 12), generator=gen)
-    values = torch.rand(4, 12, generator=gen, dtype=torch.float64) * 4
-    values[:, 3] = -1.0
-    tangent = torch.randn(4, 12, generator=gen, dtype=torch.float64)  # dense: every layer takes the full rule
-    whole = forward_with_tangent(model, ids, values, tangent)
-    monkeypatch.setattr(tangent_mod, "ATTENTION_ROW_ELEMENTS", 40)
-    assert len(tangent_mod._row_blocks(4 * 4, 12)) == 16 * 4  # the split under test
-    split = forward_with_tangent(model, ids, values, tangent)
-    torch.testing.assert_close(split, whole, rtol=1e-12, atol=1e-12)
-
-
 def test_training_mode_is_refused():
     model = _model().train()
     with pytest.raises(RuntimeError, match="eval mode"):
