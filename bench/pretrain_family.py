@@ -83,7 +83,8 @@ def run_one(item: dict, work: Path, budget: float, n_genes: int, skip_benchmark:
            # a time-budgeted run shares its cores with whatever else runs: the 1-minute load
            # average before and after says whether it had the machine (side-by-side runs
            # starve each other far beyond their share)
-           "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2)}
+           "load_before": round(load_before, 2) if trained else None,
+           "load_after": round(os.getloadavg()[0], 2) if trained else None}
     if not skip_benchmark:
         out = work / "bench" / name
         t0 = time.perf_counter()
