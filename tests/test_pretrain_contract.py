@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from ugrn_core.models.checkpoint import read_checkpoint, write_checkpoint
@@ -50,6 +51,20 @@ def test_plan_scales_steps_with_the_data_within_bounds():
     assert 50 <= small.eval_every <= 250 and not small.fixed
     fixed = plan_training(PretrainConfig(epochs=3), [320])
     assert fixed.fixed and fixed.planned_steps == 30 and fixed.min_steps == 0
+
+
+def test_a_step_count_gives_datasets_of_any_size_equal_training():
+    cfg = PretrainConfig(steps=700)
+    small, large = plan_training(cfg, [300]), plan_training(cfg, [300, 2500, 900])
+    assert small.planned_steps == large.planned_steps == 700 and small.fixed and large.fixed
+    assert small.warmup_steps == large.warmup_steps == cfg.warmup_steps  # the recipe's warm-up, not an epoch
+    with pytest.raises(ValueError, match="not both"):
+        PretrainConfig(steps=10, epochs=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        PretrainConfig(steps=0)
+    X, genes = _linear()
+    m = pretrain(X, genes, PretrainConfig(steps=7, budget_s=60, **TINY), device="cpu").metrics
+    assert m["steps"] == 7 and m["stopped"] == "planned length reached"
 
 
 def _linear(n_cells=120, n_genes=6, seed=0):

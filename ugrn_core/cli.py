@@ -215,7 +215,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
               f"(each dataset's {'expressed regulators + ' if a.panel == 'regulators+hvg' else ''}{a.n_genes} most "
               "variable genes; genes a dataset did not measure are never shown to the model)")
     cfg = PretrainConfig(
-        epochs=a.epochs, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
+        epochs=a.epochs, steps=a.steps, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
         d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
         batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
         lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range), linear_path=a.linear_path,
@@ -518,6 +518,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "early while the model is no better than the ridge reference, up to this budget")
     t.add_argument("--epochs", type=int, default=None,
                    help="fix the length instead of the data-scaled plan (no extension past it)")
+    t.add_argument("--steps", type=int, default=None,
+                   help="fix the length in optimiser steps (equal training for datasets of different sizes; "
+                        "no extension past it)")
     t.add_argument("--output", choices=["residual", "plain"], default="plain",
                    help="residual: each gene's mean + its spread x the decoder, standardised loss; plain: scGPT's output")
     t.add_argument("--layers", type=int, default=4)

@@ -38,10 +38,13 @@ class PretrainConfig:
     passes over the cells, at least ``min_steps``, at most ``max_planned_steps``) and bounded
     by a wall-clock ``budget_s``. It never stops early before ``min_steps``, nor while the
     held-out error is above the ridge reference (the learning contract): then it goes on
-    until the budget is spent. ``epochs`` fixes the length instead (no plan, no extension).
+    until the budget is spent. ``epochs`` fixes the length instead (no plan, no extension);
+    ``steps`` fixes it in optimiser steps, so models fitted on data of different sizes can be
+    compared at equal training (the recipe's warm-up and check spacing kept).
     """
 
     epochs: int | None = None
+    steps: int | None = None
     budget_s: float = 1200.0
     planned_epochs: float = 60.0
     min_steps: int = 1500
@@ -83,6 +86,10 @@ class PretrainConfig:
                 raise ValueError(f"Unknown {name} {getattr(self, name)!r}; choose {' or '.join(map(repr, allowed))}.")
         if self.budget_s <= 0:
             raise ValueError(f"budget_s must be positive (got {self.budget_s}).")
+        if self.epochs is not None and self.steps is not None:
+            raise ValueError("Give epochs or steps, not both: each fixes the training length.")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be at least 1 (got {self.steps}).")
 
 
 @dataclass
@@ -188,11 +195,12 @@ class TrainingPlan:
     eval_every: int
     budget_s: float
     fixed: bool
+    warmup_steps: int
 
     def describe(self, n_cells: int) -> str:
         if self.fixed:
-            return (f"fixed length: {self.planned_steps} steps ({self.planned_steps // max(self.steps_per_epoch, 1)} "
-                    f"epochs of {self.steps_per_epoch} steps), time budget {self.budget_s:.0f} s")
+            return (f"fixed length: {self.planned_steps} steps ({self.planned_steps / max(self.steps_per_epoch, 1):.3g} "
+                    f"passes of {self.steps_per_epoch} steps), time budget {self.budget_s:.0f} s")
         return (f"{self.planned_steps} planned steps for {n_cells} training cells "
                 f"({self.planned_steps / max(self.steps_per_epoch, 1):.0f} passes of {self.steps_per_epoch} steps; "
                 f"at least {self.min_steps}); held-out check every {self.eval_every} steps; no early stop before "
@@ -206,10 +214,13 @@ def plan_training(cfg: PretrainConfig, n_train_cells_per_group: list[int]) -> Tr
     5,000-cell one is not cut short by an epoch count tuned elsewhere."""
     spe = max(1, sum(math.ceil(n / cfg.batch_size) for n in n_train_cells_per_group))
     if cfg.epochs is not None:
-        return TrainingPlan(spe, cfg.epochs * spe, 0, spe, cfg.budget_s, fixed=True)
-    planned = int(min(max(cfg.planned_epochs * spe, cfg.min_steps), cfg.max_planned_steps))
+        return TrainingPlan(spe, cfg.epochs * spe, 0, spe, cfg.budget_s, fixed=True, warmup_steps=spe)
     every = cfg.eval_every or int(min(max(spe, 50), 250))
-    return TrainingPlan(spe, planned, min(cfg.min_steps, planned), every, cfg.budget_s, fixed=False)
+    if cfg.steps is not None:
+        return TrainingPlan(spe, cfg.steps, 0, every, cfg.budget_s, fixed=True, warmup_steps=min(cfg.warmup_steps, cfg.steps))
+    planned = int(min(max(cfg.planned_epochs * spe, cfg.min_steps), cfg.max_planned_steps))
+    return TrainingPlan(spe, planned, min(cfg.min_steps, planned), every, cfg.budget_s, fixed=False,
+                        warmup_steps=cfg.warmup_steps)
 
 
 def _split_cells(n: int, cfg: PretrainConfig, rng: np.random.Generator):
@@ -366,7 +377,7 @@ def describe_recipe(cfg: PretrainConfig, plan: TrainingPlan, n_train: int, selec
     elif cfg.linear_path == "learned":
         output += f", a learned rank-{cfg.linear_rank} linear path beside the transformer"
     return (f"Recipe: {cfg.nlayers} layers x d={cfg.d_model}, {output}, mask ratio {cfg.mask_ratio}, lr {cfg.lr} "
-            f"({cfg.lr_schedule} after {cfg.warmup_steps if not plan.fixed else plan.steps_per_epoch} warm-up steps).\n"
+            f"({cfg.lr_schedule} after {plan.warmup_steps} warm-up steps).\n"
             f"Length: {plan.describe(n_train)}.\n"
             f"To beat on the early-stopping cells: gene mean {select_ref['mse_gene_mean']:.4f}, "
             f"ridge {select_ref['mse_ridge']:.4f} (masked-value MSE).")
@@ -463,7 +474,7 @@ def _train(model, ids, V_t, groups, plan: TrainingPlan, cfg: PretrainConfig, spe
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scale = getattr(model, "ugrn_gene_scale", None)
-    warmup = plan.steps_per_epoch if plan.fixed else cfg.warmup_steps
+    warmup = plan.warmup_steps
     lr_mult = 1.0
 
     def lr_at(step: int) -> float:
