@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -54,10 +55,10 @@ def present() -> dict[str, tuple]:
     return sets
 
 
-def pretrain(names: list[str], out: Path, budget: float) -> dict:
+def pretrain(names: list[str], out: Path, budget: float, extra: tuple = ()) -> dict:
     if not (out / "metrics.json").is_file():
         data = [a for n in names for a in ("--data", REAL_SETS[n][0])]
-        _cli("pretrain", *data, "--budget", budget, "--out", out)
+        _cli("pretrain", *data, "--budget", budget, *extra, "--out", out)
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -87,32 +88,52 @@ def benchmark(name: str, model: Path, out: Path, n_genes: int, train: str | None
     return row
 
 
-def run_part(part: str, sets: dict, work: Path, budget: float, n_genes: int, only: list[str]) -> None:
+@dataclass(frozen=True)
+class Training:
+    """How every model of one run is pretrained: a time budget, or equal optimiser steps, and a size."""
+
+    budget: float
+    steps: int | None = None
+    layers: int = 4
+    d_model: int = 64
+
+    @property
+    def arch(self) -> str:
+        return f"{self.layers}x{self.d_model}"
+
+    def args(self) -> tuple:
+        steps = ("--steps", self.steps) if self.steps else ()
+        return (*steps, "--layers", self.layers, "--d-model", self.d_model)
+
+
+def run_part(part: str, sets: dict, work: Path, training: Training, n_genes: int, only: list[str]) -> None:
     names = list(sets)  # every present set pools into a leave-one-out model; ``only`` limits which are left out
+    tag = training.arch
     for i, name in enumerate(names):
-        path = work / "rows" / f"{name}.{part}.json"
+        path = work / "rows" / f"{name}.{part}.{tag}.json"
         if path.is_file() or (only and name not in only):
             continue
         t0 = time.perf_counter()
         try:
             if part == "loso":
                 others = [n for n in names if n != name]
-                model = work / "models" / f"without-{name}"
-                m = pretrain(others, model, budget)
+                model = work / "models" / f"without-{name}-{tag}"
+                m = pretrain(others, model, training.budget, training.args())
                 row = {"genes_model": m["genes"], "skill_vs_ridge": m["skill_vs_ridge"], "steps": m["steps"],
-                       **benchmark(name, model, work / "bench" / f"loso-{name}", n_genes)}
+                       **benchmark(name, model, work / "bench" / f"loso-{name}-{tag}", n_genes)}
                 train = names[(i + 1) % len(names)]
-                cross = benchmark(name, model, work / "bench" / f"cross-{name}", n_genes, train=train)
+                cross = benchmark(name, model, work / "bench" / f"cross-{name}-{tag}", n_genes, train=train)
                 row.update({"cross_from": train, **{f"cross_{k}": v for k, v in cross.items()}})
             else:
-                model = work / "models" / f"only-{name}"
-                m = pretrain([name], model, budget)
+                model = work / "models" / f"only-{name}-{tag}"
+                m = pretrain([name], model, training.budget, training.args())
                 row = {"genes_model": m["genes"], "skill_vs_ridge": m["skill_vs_ridge"], "steps": m["steps"],
-                       **benchmark(name, model, work / "bench" / f"own-{name}", n_genes)}
+                       **benchmark(name, model, work / "bench" / f"own-{name}-{tag}", n_genes)}
         except subprocess.CalledProcessError as err:
             print(f"{name} ({part}): {' '.join(map(str, err.cmd[2:4]))} failed (exit {err.returncode})", flush=True)
             continue
-        row.update(dataset=name, part=part, budget_s=budget, wall_s=round(time.perf_counter() - t0))
+        row.update(dataset=name, part=part, arch=tag, budget_s=training.budget, step_cap=training.steps,
+                   wall_s=round(time.perf_counter() - t0))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(row))
 
@@ -185,6 +206,11 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("part", choices=("ship", "loso", "own", "table"))
     p.add_argument("--budget", type=float, default=1200.0, help="pretrain --budget (seconds) per model")
+    p.add_argument("--steps", type=int, default=None,
+                   help="pretrain --steps: every model trains at most this many steps (equal training; "
+                        "--budget then only bounds the time)")
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--d-model", type=int, default=64)
     p.add_argument("--n-genes", type=int, default=150, help="benchmark panel size (most variable network genes)")
     p.add_argument("--only", default="", help="comma-separated set names")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: all cores)")
@@ -209,7 +235,8 @@ def main() -> int:
         relabel(SHIPPED)
         print(f"Wrote {SHIPPED}")
         return 0
-    run_part(a.part, sets, work, a.budget, a.n_genes, [n for n in a.only.split(",") if n])
+    training = Training(a.budget, a.steps, a.layers, a.d_model)
+    run_part(a.part, sets, work, training, a.n_genes, [n for n in a.only.split(",") if n])
     return table(work, Path(a.out))
 
 
