@@ -96,14 +96,16 @@ class Training:
     steps: int | None = None
     layers: int = 4
     d_model: int = 64
+    lr: float | None = None  # None: the recipe's; a wider model trains at a lower one (recipes.md, width)
 
     @property
     def arch(self) -> str:
-        return f"{self.layers}x{self.d_model}"
+        return f"{self.layers}x{self.d_model}" + (f"-lr{self.lr:g}" if self.lr else "")
 
     def args(self) -> tuple:
         steps = ("--steps", self.steps) if self.steps else ()
-        return (*steps, "--layers", self.layers, "--d-model", self.d_model)
+        lr = ("--lr", self.lr) if self.lr else ()
+        return (*steps, *lr, "--layers", self.layers, "--d-model", self.d_model)
 
 
 def run_part(part: str, sets: dict, work: Path, training: Training, n_genes: int, only: list[str]) -> None:
@@ -211,6 +213,7 @@ def main() -> int:
                         "--budget then only bounds the time)")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--d-model", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="pretrain --lr (default: the recipe's)")
     p.add_argument("--n-genes", type=int, default=150, help="benchmark panel size (most variable network genes)")
     p.add_argument("--only", default="", help="comma-separated set names")
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (0: all cores)")
@@ -235,7 +238,7 @@ def main() -> int:
         relabel(SHIPPED)
         print(f"Wrote {SHIPPED}")
         return 0
-    training = Training(a.budget, a.steps, a.layers, a.d_model)
+    training = Training(a.budget, a.steps, a.layers, a.d_model, a.lr)
     run_part(a.part, sets, work, training, a.n_genes, [n for n in a.only.split(",") if n])
     return table(work, Path(a.out))
 
