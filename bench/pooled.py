@@ -150,6 +150,18 @@ def _edges(work: Path, folder: str) -> str:
     return f"{int(m.n_edges.max()):,}" if len(m) else "?"
 
 
+def _folder(part: str, name: str, arch: str) -> str:
+    return f"{part}-{name}-{arch}" if arch else f"{part}-{name}"  # rows written before sizes had no tag
+
+
+def _size(arch: str) -> str:
+    """``4x128-lr0.001`` -> ``4 × 128, lr 0.001``."""
+    if not arch:
+        return "4 × 64"
+    shape, _, lr = arch.partition("-lr")
+    return shape.replace("x", " × ") + (f", lr {lr}" if lr else "")
+
+
 def _cells(row: pd.Series | None, prefix: str = "") -> list[str]:
     return [f"{row[f'{prefix}{k}_auroc']:.3f}" if row is not None and f"{prefix}{k}_auroc" in row
             and pd.notna(row[f"{prefix}{k}_auroc"]) else "—" for k in COLUMNS]
@@ -180,26 +192,28 @@ def table(work: Path, out: Path) -> int:
             lines.append(f"| {names.get(short, short)} | "
                          f"{r['mse_model']:.3f} / {r['mse_gene_mean']:.3f} / {r['mse_ridge']:.3f} | {r['skill_vs_ridge']:+.1%} |")
         lines.append("")
+    if "arch" not in df:
+        df["arch"] = None
+    df["arch"] = df["arch"].fillna("")
     lines += ["## Leave one set out: held-out genes of the left-out set", "",
-              "| set | model | steps | panel genes | test edges | skill vs ridge (own cells) | "
-              + " | ".join(COLUMNS.values()) + " |", "|---" * (6 + len(COLUMNS)) + "|"]
+              "| set | model | size | steps | panel genes | test edges | skill vs ridge (own cells) | "
+              + " | ".join(COLUMNS.values()) + " |", "|---" * (7 + len(COLUMNS)) + "|"]
     for name in REAL_SETS:
         for part, label in (("loso", "pooled without it"), ("own", "this set alone")):
-            sel = df[(df.dataset == name) & (df.part == part)]
-            if sel.empty:
-                continue
-            r = sel.iloc[0]
-            skill = "—" if part == "loso" else f"{r.skill_vs_ridge:+.1%}"
-            panel = re.search(r"panel (\d[\d,]*) genes", str(r.panel))
-            edges = _edges(work, f"{part}-{name}")
-            lines.append(f"| {name} | {label} | {r.steps} | {panel.group(1) if panel else '?'} | {edges} | {skill} | "
-                         + " | ".join(_cells(r)) + " |")
+            for r in df[(df.dataset == name) & (df.part == part)].sort_values("arch").itertuples():
+                r = pd.Series(r._asdict())
+                skill = "—" if part == "loso" else f"{r.skill_vs_ridge:+.1%}"
+                panel = re.search(r"panel (\d[\d,]*) genes", str(r.panel))
+                edges = _edges(work, _folder(part, name, r.arch))
+                lines.append(f"| {name} | {label} | {_size(r.arch)} | {r.steps} | {panel.group(1) if panel else '?'} | "
+                             f"{edges} | {skill} | " + " | ".join(_cells(r)) + " |")
     lines += ["", "## A translator from another set's network, on the left-out set (pairs it never saw)", "",
-              "| set | translator trained on | test edges | " + " | ".join(COLUMNS.values()) + " |",
-              "|---" * (3 + len(COLUMNS)) + "|"]
-    for r in df[df.part == "loso"].itertuples():
+              "| set | size | translator trained on | test edges | " + " | ".join(COLUMNS.values()) + " |",
+              "|---" * (4 + len(COLUMNS)) + "|"]
+    order = {n: i for i, n in enumerate(REAL_SETS)}
+    for r in df[df.part == "loso"].sort_values(["dataset", "arch"], key=lambda c: c.map(order) if c.name == "dataset" else c).itertuples():
         r = pd.Series(r._asdict())
-        lines.append(f"| {r.dataset} | {r.cross_from} | {_edges(work, f'cross-{r.dataset}')} | "
+        lines.append(f"| {r.dataset} | {_size(r.arch)} | {r.cross_from} | {_edges(work, _folder('cross', r.dataset, r.arch))} | "
                      + " | ".join(_cells(r, "cross_")) + " |")
     return write_report(lines, out)
 
