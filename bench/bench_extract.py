@@ -140,9 +140,12 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label, repeat
             extract_features(method, model, genes, sources=sources, mean_values=mean, params=params)
             sync(dev)
             times[method].append(time.perf_counter() - t0)
+    paired = None  # gt/vvp time, median over rounds: each ratio pairs two timings taken moments apart
     if "gt" in times and "vvp" in times:
-        rounds = ", ".join(f"{g / v:.2f}" for g, v in zip(times["gt"], times["vvp"]))
-        print(f"gt/vvp time per round (same cells per method each round, before per-cell scaling): {rounds}")
+        ratios = [g / v for g, v in zip(times["gt"], times["vvp"])]
+        paired = float(np.median(ratios))
+        print("gt/vvp time per round (same cells per method each round, before per-cell scaling): "
+              + ", ".join(f"{r:.2f}" for r in ratios))
     for method in methods:
         dt = float(np.median(times[method]))
         pairs = len(sources) * len(genes)
@@ -160,7 +163,7 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label, repeat
         linear, attention = forward_flops(model, len(genes))
         flops = cells * (tangent_pass_flops(model, len(genes)) if method == "gt" else (linear + attention))
         rows.append((label, method, len(sources), pairs / dt, naive_rate, dt, peak, cells, flops / dt))
-    return rows
+    return rows, paired
 
 
 def scgpt_size_model(folder: Path, n_genes: int, device, precision):
@@ -209,13 +212,13 @@ def main() -> None:
     dtype, dname = (torch.bfloat16, "bf16") if bf16 else (torch.float32, "fp32")
     ceiling = matmul_ceiling(model.device, dtype)
     print(f"ceiling: 2048x2048 {dname} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
-    rows = bench(model, genes, sources, methods, bs, naive, label, a.repeats)
+    rows, paired = bench(model, genes, sources, methods, bs, naive, label, a.repeats)
     ceiling_after = matmul_ceiling(model.device, dtype)
     print(f"ceiling after the extractors: {ceiling_after / 1e9:.1f} GFLOP/s (a large change means the machine was busy)")
     ceiling = max(ceiling, ceiling_after)
     print(f"\n{'method':6} {'pairs/s':>12} {'loop pairs/s':>13} {'speed-up':>9} {'all-pairs s':>12} {'peak GiB':>9} "
           f"{'cells/s':>9} {'GFLOP/s':>8} {'of ceiling':>10}  note")
-    per_cell = {}
+    cells_of = {}
     for _, method, ns, rate, naive_rate, dt, peak, cells, flops in rows:
         all_pairs = len(genes) * len(genes)
         est = all_pairs / rate
@@ -223,10 +226,10 @@ def main() -> None:
         share = f"{flops / ceiling:10.1%}" if cells else f"{'':>10}"
         print(f"{method:6} {rate:12.1f} {naive_rate:13.2f} {rate / naive_rate:8.0f}x {est:12.1f} {peak:9.2f} "
               f"{cells / dt if cells else float('nan'):9.1f} {flops / 1e9:8.1f} {share}  {note}")
-        if cells:
-            per_cell[method] = dt / cells
-    if "gt" in per_cell and "vvp" in per_cell:
-        print(f"gt/vvp cost per virtual cell: {per_cell['gt'] / per_cell['vvp']:.2f}")
+        cells_of[method] = cells
+    if paired is not None and cells_of.get("gt") and cells_of.get("vvp"):
+        # the median of paired rounds, not a ratio of per-method medians that may come from different rounds
+        print(f"gt/vvp cost per virtual cell: {paired * cells_of['vvp'] / cells_of['gt']:.2f} (median of paired rounds)")
 
 
 if __name__ == "__main__":
