@@ -57,6 +57,7 @@ def test_demo_panel_is_unchanged_by_the_regulator_mode(default_model):
     a = prepare_data("demo", default_model, n_genes=60)
     b = prepare_data("demo", default_model, n_genes=60, panel="hvg")
     assert a.panel == b.panel and a.regulators == [] and a.panel_mode == "regulators+hvg"
+    assert "0 expressed" not in a.panel_summary() and "transcription-factor lists" in a.panel_summary()
     with pytest.raises(ValueError, match="panel must be one of"):
         prepare_data("demo", default_model, n_genes=60, panel="tfs")
 

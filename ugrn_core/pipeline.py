@@ -52,6 +52,9 @@ class PreparedData:
     def panel_summary(self) -> str:
         if self.panel_mode == "hvg":
             return f"{len(self.panel)} genes: the most variable genes known to the model"
+        if not self.regulators:  # e.g. simulated gene names: "0 expressed regulators" would read as a fault
+            return (f"{len(self.panel)} genes: the most variable genes known to the model (none of them is on the "
+                    "shipped human/mouse transcription-factor lists)")
         return (f"{len(self.panel)} genes: {len(self.regulators)} expressed regulators (transcription factors "
                 f"detected in at least {MIN_DETECTED:.0%} of cells and {MIN_CELLS} cells) + the "
                 f"{len(self.panel) - len(self.regulators)} most variable other genes")
