@@ -13,12 +13,16 @@ Leave-one-set-out (nothing here is shipped). For each real set S of ``reporting.
 - ``own``: pretrain on S alone with the same budget, then the same gene-split benchmark.
 
 Each benchmark also scores |Pearson| and GRNBoost2 on the same panel (the genes its model
-knows). Rows go to ``<work>/rows/<set>.<part>.json`` as soon as they are done, so the two
+knows). Rows go to ``<work>/rows/<set>.<part>.<size>.json`` as soon as they are done, so
 parts can run side by side (``--threads 1`` each); ``table`` assembles
-``bench/results/pooled.md`` from whatever rows exist.
+``bench/results/pooled.md`` from whatever rows exist. ``--steps`` gives every model the
+same number of optimiser steps (a time budget would give the parts run side by side, or a
+wide model, unequal training); ``--layers``/``--d-model``/``--lr`` set a size to compare.
 
-    python bench/pooled.py loso --budget 400 --threads 1 &
-    python bench/pooled.py own --budget 400 --threads 1 &
+    python bench/pooled.py loso --steps 1500 --budget 4000 --threads 1 &
+    python bench/pooled.py own --steps 1500 --budget 4000 --threads 1 &
+    python bench/pooled.py loso --steps 1500 --budget 6000 --threads 1 --layers 4 --d-model 128 --lr 1e-3 \
+        --only mESC,hHEP          # a wider size, on the development sets
     python bench/pooled.py table
 """
 
