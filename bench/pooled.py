@@ -145,13 +145,18 @@ def run_part(part: str, sets: dict, work: Path, training: Training, n_genes: int
 
 
 def _edges(work: Path, folder: str) -> str:
-    """Known edges among the scored pairs (balanced negatives: as many non-edges)."""
+    """Known edges among the scored pairs (balanced negatives: as many non-edges), and the
+    band within which a random score's AUROC falls 95% of the time (0.5 ± 2 SD, with
+    SD² = (2n + 1) / 12n² for n edges and n non-edges): differences inside it are noise."""
     path = work / "bench" / folder / "metrics.csv"
     if not path.is_file():
         return "?"
     m = pd.read_csv(path)
     m = m[m.negatives == "balanced"]
-    return f"{int(m.n_edges.max()):,}" if len(m) else "?"
+    if not len(m):
+        return "?"
+    n = int(m.n_edges.max())
+    return f"{n:,} (±{2 * ((2 * n + 1) / (12 * n * n)) ** 0.5:.3f})"
 
 
 def _folder(part: str, name: str, arch: str) -> str:
@@ -200,7 +205,7 @@ def table(work: Path, out: Path) -> int:
         df["arch"] = None
     df["arch"] = df["arch"].fillna("")
     lines += ["## Leave one set out: held-out genes of the left-out set", "",
-              "| set | model | size | steps | panel genes | test edges | skill vs ridge (own cells) | "
+              "| set | model | size | steps | panel genes | test edges (chance ±2 SD) | skill vs ridge (own cells) | "
               + " | ".join(COLUMNS.values()) + " |", "|---" * (7 + len(COLUMNS)) + "|"]
     for name in REAL_SETS:
         for part, label in (("loso", "pooled without it"), ("own", "this set alone")):
@@ -212,7 +217,7 @@ def table(work: Path, out: Path) -> int:
                 lines.append(f"| {name} | {label} | {_size(r.arch)} | {r.steps} | {panel.group(1) if panel else '?'} | "
                              f"{edges} | {skill} | " + " | ".join(_cells(r)) + " |")
     lines += ["", "## A translator from another set's network, on the left-out set (pairs it never saw)", "",
-              "| set | size | translator trained on | test edges | " + " | ".join(COLUMNS.values()) + " |",
+              "| set | size | translator trained on | test edges (chance ±2 SD) | " + " | ".join(COLUMNS.values()) + " |",
               "|---" * (4 + len(COLUMNS)) + "|"]
     order = {n: i for i, n in enumerate(REAL_SETS)}
     for r in df[df.part == "loso"].sort_values(["dataset", "arch"], key=lambda c: c.map(order) if c.name == "dataset" else c).itertuples():
