@@ -59,6 +59,22 @@ def test_preprocess_normalises_raw_and_keeps_log(small_demo):
     np.testing.assert_allclose(again.X.toarray(), lg.X.toarray())
 
 
+def test_preprocessing_leaves_torch_thread_count_alone(small_demo):
+    """scanpy's numba kernels reset the OpenMP pool torch shares; a one-thread job must stay one."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        sparse = small_demo[0].copy()
+        sparse.X = sp.csr_matrix(sparse.X)  # the sparse path runs numba in parallel
+        data, _ = preprocess(sparse)
+        select_panel(data, 20)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_panel_keeps_requested_genes_and_has_requested_size(small_demo):
     lg, _ = preprocess(small_demo[0])
     panel = select_panel(lg, 20, keep=["G010", "TF02"])

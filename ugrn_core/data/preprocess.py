@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import anndata as ad
@@ -14,6 +15,21 @@ from .matrix import how_to_choose
 
 RAW = "raw_counts"
 LOG = "log_normalized"
+
+
+@contextmanager
+def _torch_threads_kept():
+    """scanpy's numba kernels (sparse normalize_total) reset the OpenMP pool that torch shares
+    to every core: a process told to use one thread (``OMP_NUM_THREADS=1``, a Ray worker, a
+    job beside another) then trains on two and starves its neighbour. Put torch's count back."""
+    import torch
+
+    n = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
 
 
 def _sample_values(X, n: int = 200_000, seed: int = 0) -> np.ndarray:
@@ -97,8 +113,9 @@ def preprocess(adata: ad.AnnData, target_sum: float = 1e4) -> tuple[ad.AnnData, 
         import scanpy as sc
 
         adata.layers["counts"] = adata.X.copy()
-        sc.pp.normalize_total(adata, target_sum=target_sum)
-        sc.pp.log1p(adata)
+        with _torch_threads_kept():
+            sc.pp.normalize_total(adata, target_sum=target_sum)
+            sc.pp.log1p(adata)
     report = PreprocessReport(
         detected=detected,
         normalized=normalized,
@@ -149,7 +166,8 @@ def variability_order(adata: ad.AnnData, genes: list[str]) -> list[str]:
     """``genes``, most variable first (normalised dispersion, ties in the given order)."""
     import scanpy as sc
 
-    stats = sc.pp.highly_variable_genes(adata[:, genes], flavor="seurat", n_top_genes=None, inplace=False)
+    with _torch_threads_kept():
+        stats = sc.pp.highly_variable_genes(adata[:, genes], flavor="seurat", n_top_genes=None, inplace=False)
     disp = np.nan_to_num(np.asarray(stats["dispersions_norm"], dtype=float), nan=-np.inf)
     return [genes[i] for i in np.argsort(-disp, kind="stable")]
 
