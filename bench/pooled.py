@@ -171,6 +171,11 @@ def _size(arch: str) -> str:
     return shape.replace("x", " × ") + (f", lr {lr}" if lr else "")
 
 
+def _size_key(arch: str) -> tuple[int, ...]:
+    """Smaller models first: ``4x64`` before ``4x128-lr0.001``."""
+    return tuple(int(x) for x in re.findall(r"\d+", arch.partition("-lr")[0])) or (4, 64)
+
+
 def _cells(row: pd.Series | None, prefix: str = "") -> list[str]:
     return [f"{row[f'{prefix}{k}_auroc']:.3f}" if row is not None and f"{prefix}{k}_auroc" in row
             and pd.notna(row[f"{prefix}{k}_auroc"]) else "—" for k in COLUMNS]
@@ -209,7 +214,7 @@ def table(work: Path, out: Path) -> int:
               + " | ".join(COLUMNS.values()) + " |", "|---" * (7 + len(COLUMNS)) + "|"]
     for name in REAL_SETS:
         for part, label in (("loso", "pooled without it"), ("own", "this set alone")):
-            for r in df[(df.dataset == name) & (df.part == part)].sort_values("arch").itertuples():
+            for r in sorted(df[(df.dataset == name) & (df.part == part)].itertuples(), key=lambda r: _size_key(r.arch)):
                 r = pd.Series(r._asdict())
                 skill = "—" if part == "loso" else f"{r.skill_vs_ridge:+.1%}"
                 panel = re.search(r"panel (\d[\d,]*) genes", str(r.panel))
@@ -220,7 +225,7 @@ def table(work: Path, out: Path) -> int:
               "| set | size | translator trained on | test edges (chance ±2 SD) | " + " | ".join(COLUMNS.values()) + " |",
               "|---" * (4 + len(COLUMNS)) + "|"]
     order = {n: i for i, n in enumerate(REAL_SETS)}
-    for r in df[df.part == "loso"].sort_values(["dataset", "arch"], key=lambda c: c.map(order) if c.name == "dataset" else c).itertuples():
+    for r in sorted(df[df.part == "loso"].itertuples(), key=lambda r: (order.get(r.dataset, len(order)), _size_key(r.arch))):
         r = pd.Series(r._asdict())
         lines.append(f"| {r.dataset} | {_size(r.arch)} | {r.cross_from} | {_edges(work, _folder('cross', r.dataset, r.arch))} | "
                      + " | ".join(_cells(r, "cross_")) + " |")
