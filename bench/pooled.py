@@ -254,19 +254,19 @@ def main() -> int:
     if a.part == "table":
         return table(work, Path(a.out))
     sets = present()
+    training = Training(a.budget, a.steps, a.layers, a.d_model, a.lr)
     if a.part == "ship":
         if len(sets) < len(REAL_SETS):
             print("The shipped model pools all six sets; some are missing, nothing written.")
             return 1
-        pretrain(list(sets), work / "ship", a.budget)
+        pretrain(list(sets), work / f"ship-{training.arch}", a.budget, training.args())
         import shutil
 
         shutil.rmtree(SHIPPED, ignore_errors=True)
-        shutil.copytree(work / "ship", SHIPPED)
+        shutil.copytree(work / f"ship-{training.arch}", SHIPPED)
         relabel(SHIPPED)
         print(f"Wrote {SHIPPED}")
         return 0
-    training = Training(a.budget, a.steps, a.layers, a.d_model, a.lr)
     run_part(a.part, sets, work, training, a.n_genes, [n for n in a.only.split(",") if n])
     return table(work, Path(a.out))
 
