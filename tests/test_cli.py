@@ -89,6 +89,14 @@ def test_library_notes_go_through_logging_and_the_cli_sets_the_level(caplog, def
     assert sum(getattr(h, "_ugrn", False) for h in logging.getLogger("ugrn_core").handlers) == 1  # never stacked
 
 
+def test_pretrain_refuses_a_contradictory_recipe_with_a_message_before_reading_data(tmp_path, capsys):
+    rc = main(["pretrain", "--data", str(tmp_path / "absent.h5ad"), "--epochs", "2", "--steps", "3",
+               "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "epochs or steps, not both" in err and "Traceback" not in err and "absent" not in err
+    assert not (tmp_path / "m").exists()
+
+
 def test_pretrain_knows_the_expressed_regulators_not_only_the_most_variable_genes(tmp_path):
     """A model pretrained on a file's most variable genes alone may not know its transcription
     factors, and then scores none of their targets: pretraining's panel adds them, as extract's does."""

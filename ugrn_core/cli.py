@@ -187,12 +187,28 @@ def _network_sources(spec: str | None) -> set[str] | None:
     return set(read_network(spec).source)
 
 
+def _pretrain_config(a: argparse.Namespace):
+    from .models.pretrain import PretrainConfig
+
+    return PretrainConfig(
+        epochs=a.epochs, steps=a.steps, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
+        d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
+        batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
+        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range), linear_path=a.linear_path,
+        linear_rank=a.linear_rank,
+    )
+
+
 def cmd_pretrain(a: argparse.Namespace) -> int:
     from .data.io import read_dataset
     from .data.preprocess import preprocess, stack_datasets
-    from .models.pretrain import PretrainConfig, contract_message, format_metrics, pretrain, save_pretrained
+    from .models.pretrain import contract_message, format_metrics, pretrain, save_pretrained
     from .models.pretrain_job import recipe_config, training_matrix
 
+    try:  # before any data is read: a recipe the config refuses is a message, not a traceback
+        cfg = _pretrain_config(a)
+    except ValueError as exc:
+        raise UGRNError(f"{exc} Fix the pretrain options and run again.") from None
     sources = [d for item in a.data for d in item.split(",") if d]
     adatas = {}
     for src in sources:
@@ -214,13 +230,6 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         print(f"Stacked {len(adatas)} datasets: {len(X)} cells, {len(genes)} genes in the union "
               f"(each dataset's {'expressed regulators + ' if a.panel == 'regulators+hvg' else ''}{a.n_genes} most "
               "variable genes; genes a dataset did not measure are never shown to the model)")
-    cfg = PretrainConfig(
-        epochs=a.epochs, steps=a.steps, budget_s=a.budget, output=a.output, nlayers=a.layers, d_model=a.d_model, nhead=a.heads,
-        d_hid=a.d_hid or 2 * a.d_model, mask_ratio=a.mask_ratio, mask_schedule=a.mask_schedule, lr=a.lr,
-        batch_size=a.batch_size, value_transform=a.values, seed=a.seed, max_seq_len=a.max_seq_len,
-        lr_schedule=a.lr_schedule, attention=a.attention, mask_range=tuple(a.mask_range), linear_path=a.linear_path,
-        linear_rank=a.linear_rank,
-    )
     if a.quick:
         q = recipe_config("quick")
         cfg = replace(cfg, planned_epochs=q.planned_epochs, min_steps=q.min_steps, max_planned_steps=q.max_planned_steps,
