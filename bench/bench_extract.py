@@ -72,6 +72,11 @@ def naive_pair(method, model, genes, i, j, bg, grid, mean):
     return torch.stack(out)
 
 
+def ceiling_size(device) -> int:
+    """The square matmul that shows the machine's limit: 2048 saturates a CPU, a GPU needs 8192."""
+    return 8192 if device.type == "cuda" else 2048
+
+
 def matmul_ceiling(device, dtype=torch.float32, size: int = 2048, seconds: float = 1.0) -> float:
     """This machine's dense-matmul FLOP/s now (the ceiling every extractor is compared with)."""
     a = torch.randn(size, size, device=device, dtype=dtype)
@@ -188,6 +193,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds per method (median)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--peak-tflops", type=float, default=0.0,
+                    help="the device's datasheet peak in the run's precision: adds an 'of peak' column")
     a = ap.parse_args()
     methods = a.methods.split(",")
     tmp = tempfile.TemporaryDirectory()
@@ -210,20 +217,25 @@ def main() -> None:
     # the precision the model really runs in (bf16 only where this machine multiplies it natively)
     bf16 = model.precision == "bf16"
     dtype, dname = (torch.bfloat16, "bf16") if bf16 else (torch.float32, "fp32")
-    ceiling = matmul_ceiling(model.device, dtype)
-    print(f"ceiling: 2048x2048 {dname} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
+    size = ceiling_size(model.device)
+    ceiling = matmul_ceiling(model.device, dtype, size)
+    print(f"ceiling: {size}x{size} {dname} torch.mm {ceiling / 1e9:.1f} GFLOP/s (measured in this run)")
+    if a.peak_tflops:
+        print(f"datasheet peak: {a.peak_tflops:.0f} TFLOP/s; the ceiling reaches {ceiling / 1e12 / a.peak_tflops:.1%} of it")
     rows, paired = bench(model, genes, sources, methods, bs, naive, label, a.repeats)
-    ceiling_after = matmul_ceiling(model.device, dtype)
+    ceiling_after = matmul_ceiling(model.device, dtype, size)
     print(f"ceiling after the extractors: {ceiling_after / 1e9:.1f} GFLOP/s (a large change means the machine was busy)")
     ceiling = max(ceiling, ceiling_after)
     print(f"\n{'method':6} {'pairs/s':>12} {'loop pairs/s':>13} {'speed-up':>9} {'all-pairs s':>12} {'peak GiB':>9} "
-          f"{'cells/s':>9} {'GFLOP/s':>8} {'of ceiling':>10}  note")
+          f"{'cells/s':>9} {'GFLOP/s':>8} {'of ceiling':>10}" + (f" {'of peak':>8}" if a.peak_tflops else "") + "  note")
     cells_of = {}
     for _, method, ns, rate, naive_rate, dt, peak, cells, flops in rows:
         all_pairs = len(genes) * len(genes)
         est = all_pairs / rate
         note = "measured" if ns == len(genes) else f"extrapolated from {ns} sources"
         share = f"{flops / ceiling:10.1%}" if cells else f"{'':>10}"
+        if a.peak_tflops:
+            share += f" {flops / (a.peak_tflops * 1e12):8.1%}" if cells else f" {'':>8}"
         print(f"{method:6} {rate:12.1f} {naive_rate:13.2f} {rate / naive_rate:8.0f}x {est:12.1f} {peak:9.2f} "
               f"{cells / dt if cells else float('nan'):9.1f} {flops / 1e9:8.1f} {share}  {note}")
         cells_of[method] = cells
