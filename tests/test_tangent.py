@@ -88,3 +88,25 @@ def test_the_wrapper_adds_cls_and_matches_jvp_of_predict():
         ref_out, ref_slope = torch.func.jvp(lambda v: model.predict(ids, v), (values,), (tangent,))
     torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(slope, ref_slope, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("tangent_rows", ["one-hot", "dense"])
+def test_bf16_autocast_with_softmax_in_fp32_as_cuda_runs_it(monkeypatch, tangent_rows):
+    """CUDA autocast runs softmax in fp32 while the products around it are bf16; the pass
+    (with its ``out=`` and in-place products, which autocast does not cast) must still run,
+    close to fp32. Seen first on an H200; simulated here with CPU autocast."""
+    model = _model().float()
+    gen = torch.Generator().manual_seed(3)
+    ids = torch.randint(0, 30, (4, 12), generator=gen)
+    values = torch.rand(4, 12, generator=gen) * 3
+    tangent = torch.zeros_like(values)
+    tangent[torch.arange(4), torch.tensor([0, 2, 5, 7])] = 1.0
+    if tangent_rows == "dense":
+        tangent[3] = torch.randn(12, generator=gen)
+    ref_out, ref_d = forward_with_tangent(model, ids, values, tangent)
+    softmax = torch.softmax
+    monkeypatch.setattr(torch, "softmax", lambda x, dim: softmax(x.float(), dim=dim))  # CUDA autocast's policy
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, d_out = forward_with_tangent(model, ids, values, tangent)
+    torch.testing.assert_close(out.float(), ref_out, rtol=0.05, atol=0.05)
+    torch.testing.assert_close(d_out.float(), ref_d, rtol=0.1, atol=0.05)

@@ -76,6 +76,12 @@ def _merge_heads(t: Tensor, b: int, h: int, n: int) -> Tensor:
     return t.view(b, h, n, -1).transpose(1, 2).reshape(b, n, -1)
 
 
+def _softmax(scores: Tensor, dtype: torch.dtype) -> Tensor:
+    """Softmax in the values' dtype: CUDA autocast runs softmax in fp32, and the ``out=`` and
+    in-place products below are not autocast, so they need P in V's dtype (bf16 there)."""
+    return torch.softmax(scores, dim=-1).to(dtype)
+
+
 def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_out: Tensor) -> None:
     """Attention and its tangent for a block of (cell, head) slices ``[m, n, dh]``, written
     into ``out`` and ``d_out``.
@@ -88,7 +94,7 @@ def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_ou
     scores = torch.bmm(q, k.transpose(1, 2))
     if mask is not None:
         scores = scores.masked_fill_(~mask, float("-inf"))
-    p = torch.softmax(scores, dim=-1)
+    p = _softmax(scores, v.dtype)
     del scores
     pd = torch.bmm(qd, kd.transpose(1, 2)).mul_(p)  # P∘dS
     torch.bmm(p, v, out=out)
@@ -138,7 +144,7 @@ def _attention_one_hot_block(q, k, v, a, c, dv_s, pos, mask: Tensor | None, out:
     scores = torch.bmm(q, k.transpose(1, 2))  # q is pre-scaled
     if mask is not None:
         scores = scores.masked_fill_(~mask, float("-inf"))
-    p = torch.softmax(scores, dim=-1)
+    p = _softmax(scores, v.dtype)
     torch.bmm(p, v, out=out)
     idx = pos.view(-1, 1, 1)
     col = p.gather(2, idx.expand(-1, p.shape[1], 1)).squeeze(2)  # P[:, s]
