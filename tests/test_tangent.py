@@ -104,8 +104,11 @@ def test_bf16_autocast_with_softmax_in_fp32_as_cuda_runs_it(monkeypatch, tangent
     if tangent_rows == "dense":
         tangent[3] = torch.randn(12, generator=gen)
     ref_out, ref_d = forward_with_tangent(model, ids, values, tangent)
-    softmax = torch.softmax
-    monkeypatch.setattr(torch, "softmax", lambda x, dim: softmax(x.float(), dim=dim))  # CUDA autocast's policy
+    # CUDA autocast's policy for two ops of its fp32 list, which CPU autocast leaves alone
+    softmax, tensor_sum = torch.softmax, torch.Tensor.sum
+    on = lambda: torch.is_autocast_enabled("cpu")  # noqa: E731
+    monkeypatch.setattr(torch, "softmax", lambda x, dim, **kw: softmax(x.float() if on() else x, dim=dim, **kw))
+    monkeypatch.setattr(torch.Tensor, "sum", lambda x, *a, **kw: tensor_sum(x.float() if on() else x, *a, **kw))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out, d_out = forward_with_tangent(model, ids, values, tangent)
     torch.testing.assert_close(out.float(), ref_out, rtol=0.05, atol=0.05)

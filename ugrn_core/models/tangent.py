@@ -76,10 +76,15 @@ def _merge_heads(t: Tensor, b: int, h: int, n: int) -> Tensor:
     return t.view(b, h, n, -1).transpose(1, 2).reshape(b, n, -1)
 
 
-def _softmax(scores: Tensor, dtype: torch.dtype) -> Tensor:
-    """Softmax in the values' dtype: CUDA autocast runs softmax in fp32, and the ``out=`` and
-    in-place products below are not autocast, so they need P in V's dtype (bf16 there)."""
-    return torch.softmax(scores, dim=-1).to(dtype)
+def _softmax(scores: Tensor) -> Tensor:
+    """Softmax computed in at least fp32 (as autocast does) and returned in the scores' dtype."""
+    return torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).to(scores.dtype)
+
+
+def _without_autocast(device: torch.device):
+    """The attention blocks run in their inputs' one dtype: under autocast, CUDA would run softmax
+    and sums in fp32, and the ``out=`` and in-place products that follow do not cast."""
+    return torch.autocast(device.type, enabled=False)
 
 
 def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_out: Tensor) -> None:
@@ -94,7 +99,7 @@ def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_ou
     scores = torch.bmm(q, k.transpose(1, 2))
     if mask is not None:
         scores = scores.masked_fill_(~mask, float("-inf"))
-    p = _softmax(scores, v.dtype)
+    p = _softmax(scores)
     del scores
     pd = torch.bmm(qd, kd.transpose(1, 2)).mul_(p)  # P∘dS
     torch.bmm(p, v, out=out)
@@ -116,8 +121,9 @@ def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
     qs, k, v, dv = flat(qs), flat(k), flat(v), flat(dv)
     mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(qs), torch.empty_like(qs)
-    for s in _blocks(b * h, n):
-        _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
+    with _without_autocast(x[0].device):
+        for s in _blocks(b * h, n):
+            _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
     return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
 
 
@@ -144,7 +150,7 @@ def _attention_one_hot_block(q, k, v, a, c, dv_s, pos, mask: Tensor | None, out:
     scores = torch.bmm(q, k.transpose(1, 2))  # q is pre-scaled
     if mask is not None:
         scores = scores.masked_fill_(~mask, float("-inf"))
-    p = _softmax(scores, v.dtype)
+    p = _softmax(scores)
     torch.bmm(p, v, out=out)
     idx = pos.view(-1, 1, 1)
     col = p.gather(2, idx.expand(-1, p.shape[1], 1)).squeeze(2)  # P[:, s]
@@ -165,9 +171,10 @@ def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tens
     pos_m = pos.repeat_interleave(h)
     mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(q), torch.empty_like(q)
-    for s in _blocks(b * h, n):
-        _attention_one_hot_block(q[s], k[s], v[s], a[s], c[s], dv_s[s], pos_m[s], None if mask is None else mask[s],
-                                 out[s], d_out[s])
+    with _without_autocast(x0.device):
+        for s in _blocks(b * h, n):
+            _attention_one_hot_block(q[s], k[s], v[s], a[s], c[s], dv_s[s], pos_m[s],
+                                     None if mask is None else mask[s], out[s], d_out[s])
     return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
 
 
