@@ -113,3 +113,21 @@ def test_bf16_autocast_with_softmax_in_fp32_as_cuda_runs_it(monkeypatch, tangent
         out, d_out = forward_with_tangent(model, ids, values, tangent)
     torch.testing.assert_close(out.float(), ref_out, rtol=0.05, atol=0.05)
     torch.testing.assert_close(d_out.float(), ref_d, rtol=0.1, atol=0.05)
+
+
+def test_attention_blocks_cover_every_slice_and_a_gpu_takes_big_ones(monkeypatch):
+    """Block size changes speed, never the answer; a GPU gets few big blocks (launch-bound otherwise)."""
+    model = _model().float()
+    gen = torch.Generator().manual_seed(4)
+    ids = torch.randint(0, 30, (5, 12), generator=gen)
+    values = torch.rand(5, 12, generator=gen) * 3
+    tangent = torch.zeros_like(values)
+    tangent[torch.arange(5), torch.tensor([0, 2, 5, 7, 9])] = 1.0
+    whole = forward_with_tangent(model, ids, values, tangent)
+    monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 3 * 13 * 13)  # 3 slices a block, the last short
+    blocked = forward_with_tangent(model, ids, values, tangent)
+    for a, b in zip(whole, blocked):
+        torch.testing.assert_close(a, b)
+    blocks = tangent_mod._blocks(20, 13, torch.device("cpu"))
+    assert len(blocks) == 7 and [i for s in blocks for i in range(20)[s]] == list(range(20))
+    assert len(tangent_mod._blocks(32 * 8, 1201, torch.device("cuda"))) <= 2  # scGPT size, batch 32

@@ -57,12 +57,15 @@ def _value_encoder(enc: ContinuousValueEncoder, values: Tensor, d_values: Tensor
     return _layer_norm(_linear(_relu(_linear(x, enc.linear1)), enc.linear2), enc.norm)
 
 
-ATTENTION_BLOCK_ELEMENTS = 1 << 20  # score elements per block: [heads x n x n] slices that stay in cache
+# Score elements per block of [m, n, n] slices. On a CPU, blocks that stay in cache keep the
+# memory-bound ops fast; a GPU needs big blocks instead, or it waits on kernel launches (one
+# slice at a time ran GT at 1.4% of an H200's matmul ceiling at scGPT size).
+ATTENTION_BLOCK_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 28}
 
 
-def _blocks(slices: int, n: int):
-    """Slices of the (cell, head) axis whose [m, n, n] temporaries stay small: memory-bound ops run in cache."""
-    step = max(1, ATTENTION_BLOCK_ELEMENTS // (n * n))
+def _blocks(slices: int, n: int, device: torch.device):
+    """Slices of the (cell, head) axis whose [m, n, n] temporaries fit the device's budget."""
+    step = max(1, ATTENTION_BLOCK_ELEMENTS.get(device.type, ATTENTION_BLOCK_ELEMENTS["cpu"]) // (n * n))
     return [slice(i, i + step) for i in range(0, slices, step)]
 
 
@@ -122,7 +125,7 @@ def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
     mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(qs), torch.empty_like(qs)
     with _without_autocast(x[0].device):
-        for s in _blocks(b * h, n):
+        for s in _blocks(b * h, n, x[0].device):
             _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
     return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
 
@@ -172,7 +175,7 @@ def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tens
     mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(q), torch.empty_like(q)
     with _without_autocast(x0.device):
-        for s in _blocks(b * h, n):
+        for s in _blocks(b * h, n, x0.device):
             _attention_one_hot_block(q[s], k[s], v[s], a[s], c[s], dv_s[s], pos_m[s],
                                      None if mask is None else mask[s], out[s], d_out[s])
     return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
