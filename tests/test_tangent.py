@@ -23,6 +23,15 @@ def _model(**variant) -> ScGPTModel:
     return model
 
 
+@pytest.fixture(params=["whole-batch", "within-cells"])
+def block_layout(request, monkeypatch):
+    """Short sequences take whole-batch blocks; long ones (here forced: two heads per block)
+    take blocks within a cell, read from strided views. Both must give the same answer."""
+    if request.param == "within-cells":
+        monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 2 * 12 * 12)
+    return request.param
+
+
 VARIANTS = [{}, {"pre_norm": True}, {"hide_masked_keys": True}, {"gene_affine": True},
             {"linear_rank": 3, "gene_affine": True}]
 VARIANT_IDS = ["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine", "linear-path"]
@@ -30,7 +39,7 @@ VARIANT_IDS = ["post-norm", "pre-norm", "hidden-masked-keys", "gene-affine", "li
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
 @pytest.mark.parametrize("last_cell", ["one-hot", "zero"])
-def test_one_hot_tangents_take_the_sparse_first_layer_and_equal_torch_jvp(variant, last_cell):
+def test_one_hot_tangents_take_the_sparse_first_layer_and_equal_torch_jvp(variant, last_cell, block_layout):
     """GT's tangents (one source per cell) use the first layer's row-and-column rule."""
     model = _model(**variant)
     gen = torch.Generator().manual_seed(2)
@@ -50,7 +59,7 @@ def test_one_hot_tangents_take_the_sparse_first_layer_and_equal_torch_jvp(varian
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=VARIANT_IDS)
-def test_forward_with_tangent_equals_torch_jvp(variant):
+def test_forward_with_tangent_equals_torch_jvp(variant, block_layout):
     model = _model(**variant)
     gen = torch.Generator().manual_seed(1)
     ids = torch.randint(0, 30, (5, 12), generator=gen)
@@ -91,7 +100,7 @@ def test_the_wrapper_adds_cls_and_matches_jvp_of_predict():
 
 
 @pytest.mark.parametrize("tangent_rows", ["one-hot", "dense"])
-def test_bf16_autocast_with_softmax_in_fp32_as_cuda_runs_it(monkeypatch, tangent_rows):
+def test_bf16_autocast_with_softmax_in_fp32_as_cuda_runs_it(monkeypatch, tangent_rows, block_layout):
     """CUDA autocast runs softmax in fp32 while the products around it are bf16; the pass
     (with its ``out=`` and in-place products, which autocast does not cast) must still run,
     close to fp32. Seen first on an H200; simulated here with CPU autocast."""

@@ -63,9 +63,14 @@ def _value_encoder(enc: ContinuousValueEncoder, values: Tensor, d_values: Tensor
 ATTENTION_BLOCK_ELEMENTS = {"cpu": 1 << 20, "cuda": 1 << 28}
 
 
+def _block_slices(n: int, device: torch.device) -> int:
+    """(cell, head) slices per block: as many [n, n] temporaries as fit the device's budget."""
+    return max(1, ATTENTION_BLOCK_ELEMENTS.get(device.type, ATTENTION_BLOCK_ELEMENTS["cpu"]) // (n * n))
+
+
 def _blocks(slices: int, n: int, device: torch.device):
     """Slices of the (cell, head) axis whose [m, n, n] temporaries fit the device's budget."""
-    step = max(1, ATTENTION_BLOCK_ELEMENTS.get(device.type, ATTENTION_BLOCK_ELEMENTS["cpu"]) // (n * n))
+    step = _block_slices(n, device)
     return [slice(i, i + step) for i in range(0, slices, step)]
 
 
@@ -113,6 +118,9 @@ def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_ou
 def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
     b, n, d = x[0].shape
     h, dh = att.nhead, d // att.nhead
+    per_block = _block_slices(n, x[0].device)
+    if per_block <= h:
+        return _attention_within_cells(att, x, attn_mask, per_block)
     scale = 1.0 / math.sqrt(dh)
     heads = lambda t: t.view(b, n, 3, h, dh).permute(2, 0, 3, 1, 4)  # noqa: E731  [3, b, h, n, dh] views
     flat = lambda t: t.reshape(b * h, n, t.shape[-1])  # noqa: E731  (the head split's one copy)
@@ -128,6 +136,34 @@ def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
         for s in _blocks(b * h, n, x[0].device):
             _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
     return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
+
+
+def _attention_within_cells(att: SelfAttention, x: Dual, attn_mask: Tensor | None, heads_per_block: int) -> Dual:
+    """:func:`_attention` for long sequences, where a block holds at most one cell's heads.
+
+    Each block reads strided views of the projections and writes into the merged [cell, token,
+    head] layout, so splitting and merging the heads copies nothing: at 1,201 tokens those
+    copies cost several percent of the pass on a CPU.
+    """
+    b, n, d = x[0].shape
+    h, dh = att.nhead, d // att.nhead
+    qkv = F.linear(x[0], att.in_proj_weight, att.in_proj_bias).view(b, n, 3, h, dh)
+    d_qkv = F.linear(x[1], att.in_proj_weight).view(b, n, 3, h, dh)
+    scale = 1.0 / math.sqrt(dh)
+    qkv[:, :, 0].mul_(scale)  # q and dq arrive scaled (see _attention_block)
+    d_qkv[:, :, 0].mul_(scale)
+    out = qkv.new_empty(b, n, h, dh)
+    d_out = torch.empty_like(out)
+    with _without_autocast(x[0].device):
+        for c in range(b):
+            mask = None if attn_mask is None else attn_mask[c]  # [1, 1, n]: broadcast over heads and rows
+            for h0 in range(0, h, heads_per_block):
+                hs = slice(h0, h0 + heads_per_block)
+                q, k, v = (qkv[c, :, i, hs].transpose(0, 1) for i in range(3))  # [heads, n, dh] views
+                dq, dk, dv = (d_qkv[c, :, i, hs].transpose(0, 1) for i in range(3))
+                _attention_block(q, k, v, dv, torch.cat([dq, q], dim=-1), torch.cat([k, dk], dim=-1), mask,
+                                 out[c, :, hs].transpose(0, 1), d_out[c, :, hs].transpose(0, 1))
+    return _linear((out.view(b, n, d), d_out.view(b, n, d)), att.out_proj)
 
 
 def _one_hot_tangent(col, row, a, c, v, dv_s, pos, out: Tensor, d_out: Tensor) -> None:
