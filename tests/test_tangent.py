@@ -23,12 +23,14 @@ def _model(**variant) -> ScGPTModel:
     return model
 
 
-@pytest.fixture(params=["whole-batch", "within-cells"])
+@pytest.fixture(params=["within-cells", "within-cells-2-heads", "whole-batch"])
 def block_layout(request, monkeypatch):
-    """Short sequences take whole-batch blocks; long ones (here forced: two heads per block)
-    take blocks within a cell, read from strided views. Both must give the same answer."""
-    if request.param == "within-cells":
+    """A CPU takes blocks within a cell, read from strided views (all heads, or two at a time
+    when the sequence is long: forced here); a GPU takes whole-batch blocks. All must agree."""
+    if request.param == "within-cells-2-heads":
         monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 2 * 12 * 12)
+    if request.param == "whole-batch":
+        monkeypatch.setitem(tangent_mod.BLOCKS_WITHIN_CELLS, "cpu", False)
     return request.param
 
 
@@ -134,9 +136,12 @@ def test_attention_blocks_cover_every_slice_and_a_gpu_takes_big_ones(monkeypatch
     tangent[torch.arange(5), torch.tensor([0, 2, 5, 7, 9])] = 1.0
     whole = forward_with_tangent(model, ids, values, tangent)
     monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 3 * 13 * 13)  # 3 slices a block, the last short
-    blocked = forward_with_tangent(model, ids, values, tangent)
-    for a, b in zip(whole, blocked):
+    blocked = forward_with_tangent(model, ids, values, tangent)  # within cells: 3 heads, then 1
+    monkeypatch.setitem(tangent_mod.BLOCKS_WITHIN_CELLS, "cpu", False)
+    across = forward_with_tangent(model, ids, values, tangent)  # whole-batch blocks that span cells
+    for a, b, c in zip(whole, blocked, across):
         torch.testing.assert_close(a, b)
+        torch.testing.assert_close(a, c)
     blocks = tangent_mod._blocks(20, 13, torch.device("cpu"))
     assert len(blocks) == 7 and [i for s in blocks for i in range(20)[s]] == list(range(20))
     assert len(tangent_mod._blocks(32 * 8, 1201, torch.device("cuda"))) <= 2  # scGPT size, batch 32
