@@ -19,6 +19,7 @@ def test_gpu_check_dry_mode_exercises_every_step():
     assert text.count("vs cpu fp32: max |diff| 0.00e+00") == 4  # the CPU against itself: identical
     assert "ceiling: 2048x2048 fp32 torch.mm" in text and "gt/vvp cost per virtual cell:" in text
     assert "## (c) against the GPU's bf16 peak" in text
+    assert text.count("within the documented bf16 tolerance") == 2  # the verdict on both methods
 
 
 def test_gpu_check_without_cuda_says_how_to_dry_run():

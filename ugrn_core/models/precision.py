@@ -16,6 +16,16 @@ import torch
 
 PRECISIONS = ("fp32", "bf16")
 PROBE_SIZE = 256
+# The documented bf16 tolerance (README, "bf16"), per method: the largest score difference from
+# fp32 as a fraction of the largest score, and the least rank correlation of all pair scores.
+# Tested on a CPU (tests/test_precision.py) and read against CUDA by bench/gpu_check.py.
+BF16_TOLERANCE = {"pert": (0.05, 0.98), "vvp": (0.02, 0.995), "gt": (0.05, 0.995)}
+
+
+def within_bf16_tolerance(method: str, max_abs_diff: float, max_abs_score: float, spearman: float) -> bool:
+    """Whether bf16 scores stay within the documented tolerance of fp32's for ``method``."""
+    max_rel, min_rho = BF16_TOLERANCE[method]
+    return max_abs_diff <= max_rel * max_abs_score and spearman >= min_rho
 
 
 def _throughput(dtype: torch.dtype, n: int = PROBE_SIZE, seconds: float = 0.05) -> float:
@@ -55,4 +65,4 @@ def resolve_precision(requested: str, device: torch.device) -> tuple[str, str]:
     return "fp32", f"bf16 is not supported on {device.type}: running fp32."
 
 
-__all__ = ["PRECISIONS", "cpu_bf16_speedup", "resolve_precision"]
+__all__ = ["BF16_TOLERANCE", "PRECISIONS", "cpu_bf16_speedup", "resolve_precision", "within_bf16_tolerance"]
