@@ -23,14 +23,13 @@ def _model(**variant) -> ScGPTModel:
     return model
 
 
-@pytest.fixture(params=["within-cells", "within-cells-2-heads", "whole-batch"])
+@pytest.fixture(params=["whole-batch", "within-cells", "within-cells-2-heads"])
 def block_layout(request, monkeypatch):
-    """A CPU takes blocks within a cell, read from strided views (all heads, or two at a time
-    when the sequence is long: forced here); a GPU takes whole-batch blocks. All must agree."""
-    if request.param == "within-cells-2-heads":
-        monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 2 * 12 * 12)
-    if request.param == "whole-batch":
-        monkeypatch.setitem(tangent_mod.BLOCKS_WITHIN_CELLS, "cpu", False)
+    """Short sequences take whole-batch blocks; long ones (forced here by a small budget) take
+    blocks within a cell, read from strided views, all heads or two at a time. All must agree."""
+    heads_per_block = {"within-cells": 4, "within-cells-2-heads": 2}.get(request.param)
+    if heads_per_block:
+        monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", heads_per_block * 12 * 12)
     return request.param
 
 
@@ -137,11 +136,11 @@ def test_attention_blocks_cover_every_slice_and_a_gpu_takes_big_ones(monkeypatch
     whole = forward_with_tangent(model, ids, values, tangent)
     monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 3 * 13 * 13)  # 3 slices a block, the last short
     blocked = forward_with_tangent(model, ids, values, tangent)  # within cells: 3 heads, then 1
-    monkeypatch.setitem(tangent_mod.BLOCKS_WITHIN_CELLS, "cpu", False)
-    across = forward_with_tangent(model, ids, values, tangent)  # whole-batch blocks that span cells
+    blocks = tangent_mod._blocks(20, 13, torch.device("cpu"))
+    assert len(blocks) == 7 and [i for s in blocks for i in range(20)[s]] == list(range(20))
+    monkeypatch.setitem(tangent_mod.ATTENTION_BLOCK_ELEMENTS, "cpu", 7 * 12 * 12)
+    across = forward_with_tangent(model, ids, values, tangent)  # whole-batch blocks of 7 slices, across cells
     for a, b, c in zip(whole, blocked, across):
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(a, c)
-    blocks = tangent_mod._blocks(20, 13, torch.device("cpu"))
-    assert len(blocks) == 7 and [i for s in blocks for i in range(20)[s]] == list(range(20))
     assert len(tangent_mod._blocks(32 * 8, 1201, torch.device("cuda"))) <= 2  # scGPT size, batch 32
