@@ -15,7 +15,6 @@ from ugrn_core.models.foundation import load_model
 from ugrn_core.pipeline import prepare_data
 
 
-
 @pytest.mark.parametrize("method", ["pert", "vvp", "gt"])
 def test_bf16_on_cpu_matches_fp32_within_the_documented_tolerance(default_model, method):
     prepared = prepare_data("demo", default_model, n_genes=30)
