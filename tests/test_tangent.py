@@ -144,3 +144,73 @@ def test_attention_blocks_cover_every_slice_and_a_gpu_takes_big_ones(monkeypatch
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(a, c)
     assert len(tangent_mod._blocks(32 * 8, 1201, torch.device("cuda"))) <= 2  # scGPT size, batch 32
+
+
+def _gt_batch(n_contexts: int = 3, sources=(2, 7), grid=(0.0, 1.5, 3.5), dtype=torch.float64):
+    """GT's batches: each source at several values in each context cell, the rest untouched."""
+    gen = torch.Generator().manual_seed(5)
+    contexts = torch.rand(n_contexts, 12, generator=gen, dtype=dtype) * 2.5
+    ids = torch.randint(0, 30, (12,), generator=gen)
+    cells, pos = [], []
+    for s in sources:
+        for context in contexts:
+            for value in grid:
+                cell = context.clone()
+                cell[s] = value
+                cells.append(cell)
+                pos.append(s)
+    values = torch.stack(cells)
+    tangent = torch.zeros_like(values)
+    tangent[torch.arange(len(values)), torch.tensor(pos)] = 1.0
+    return ids.expand(len(values), -1), values, tangent
+
+
+def _spy_shared(monkeypatch) -> list:
+    """What each call of the shared-context rule returned (None: it declined)."""
+    calls, rule = [], tangent_mod._attention_shared_context
+    monkeypatch.setattr(tangent_mod, "_attention_shared_context", lambda *a: calls.append(rule(*a)) or calls[-1])
+    return calls
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if not v.get("hide_masked_keys")],
+                         ids=[i for i in VARIANT_IDS if i != "hidden-masked-keys"])
+def test_cells_sharing_a_context_reuse_its_attention_and_equal_torch_jvp(variant, monkeypatch):
+    """A GT batch (sources x values x context cells) computes each context's first-layer attention
+    once and every cell's from it; the answer is torch's jvp all the same."""
+    model = _model(**variant)
+    ids, values, tangent = _gt_batch()
+    groups = tangent_mod._shared_context_groups(ids, values, tangent_mod._one_hot_rows(tangent))
+    assert groups is not None and len(set(groups.tolist())) == 6  # 2 sources x 3 contexts
+    calls = _spy_shared(monkeypatch)
+    out, d_out = forward_with_tangent(model, ids, values, tangent)
+    assert len(calls) == 1 and calls[0] is not None  # the shared rule ran, and did not decline
+    with sdpa_kernel(SDPBackend.MATH):
+        ref_out, ref_d = torch.func.jvp(lambda v: model(ids, v), (values,), (tangent,))
+    torch.testing.assert_close(out, ref_out, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(d_out, ref_d, rtol=1e-9, atol=1e-10)
+
+
+def test_shared_context_declines_rows_that_lose_their_mass_and_fp32_agrees(monkeypatch):
+    """Where the update would divide rounding error by a small normaliser it declines and the
+    whole computation runs; in fp32 both routes agree to rounding."""
+    model = _model().float()
+    ids, values, tangent = _gt_batch(dtype=torch.float32)
+    calls = _spy_shared(monkeypatch)
+    shared = forward_with_tangent(model, ids, values, tangent)
+    monkeypatch.setattr(tangent_mod, "SHARED_CONTEXT_MIN_MASS", 2.0)  # every row "loses" mass
+    whole = forward_with_tangent(model, ids, values, tangent)
+    assert calls[0] is not None and calls[1] is None
+    for a, b in zip(shared, whole):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_cells_without_a_shared_context_take_the_whole_computation():
+    """Different gene panels, or one cell per context, share nothing: no groups."""
+    ids, values, tangent = _gt_batch(n_contexts=1, grid=(1.0,))  # one cell per (source, context)
+    assert tangent_mod._shared_context_groups(ids, values, tangent_mod._one_hot_rows(tangent)) is None
+    ids, values, tangent = _gt_batch(n_contexts=1, sources=(2,), grid=(0.0, 1.0, 2.0, 3.0))
+    rows = tangent_mod._one_hot_rows(tangent)
+    assert tangent_mod._shared_context_groups(ids, values, rows).tolist() == [0, 0, 0, 0]
+    ids = ids.clone()
+    ids[2:, 0] = 29  # two cells read another gene at token 0: another context
+    assert sorted(tangent_mod._shared_context_groups(ids, values, rows).tolist()) == [0, 0, 1, 1]

@@ -7,6 +7,11 @@ rule is a few matrix products beside the primal ones (linear: W·dx; LayerNorm a
 their closed-form Jacobian-vector products; attention: dS = dq·kᵀ + q·dkᵀ, d(PV) = dP·V + P·dV),
 so the pair costs about what its matrix products cost, 2-3 forwards.
 
+GT's first layer costs less again: its tangent sits on one token per cell (attention's tangent
+then needs one row and one column of P), and the cells of one source in one context differ only in
+that value, so the first layer's attention is computed once per context and
+each cell's from it in O(n·d) (``_attention_shared_context``).
+
 Dropout is the identity (frozen models are in eval mode). Tests compare every rule against
 ``torch.func.jvp`` on random models of each variant (post/pre-norm, hidden masked keys,
 gene affine).
@@ -227,6 +232,85 @@ def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tens
     return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
 
 
+# A row's normaliser after its source's key changes, as a share of its base row's: below this,
+# the update below would divide rounding error by a small number; the batch then takes the
+# whole computation (fp32 keeps ~16 x its epsilon, ~1e-6 relative).
+SHARED_CONTEXT_MIN_MASS = 1.0 / 16
+
+
+def _shared_context_groups(gene_ids: Tensor, values: Tensor, pos: Tensor) -> Tensor | None:
+    """Each cell's group of cells that hold the same source and equal genes and values on every
+    other token (a GT batch: one source at several values in one context), as ``[b]`` group
+    indices; None when fewer than half the cells share a group (sharing would not pay)."""
+    rows = torch.arange(len(values), device=values.device)
+    key = values.clone()
+    key[rows, pos] = 0.0
+    parts = [key, pos[:, None].to(key.dtype)]
+    if gene_ids.dim() == 2:
+        parts.append(gene_ids.to(key.dtype))
+    groups, index = torch.unique(torch.cat(parts, dim=1), dim=0, return_inverse=True)
+    return index if 2 * len(groups) <= len(values) else None
+
+
+def _attention_with_lse(q: Tensor, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """Softmax attention ``[m, n, dh]`` (q pre-scaled) and each row's log-sum-exp ``[m, n]``."""
+    out, lse = torch.empty_like(q), q.new_empty(q.shape[:2])
+    for s in _blocks(q.shape[0], q.shape[1], q.device):
+        e = torch.bmm(q[s], k[s].transpose(1, 2))
+        top = e.amax(-1, keepdim=True)
+        z = e.sub_(top).exp_().sum(-1, keepdim=True)
+        torch.bmm(e, v[s], out=out[s]).div_(z)
+        lse[s] = (top + z.log()).squeeze(-1)
+    return out, lse
+
+
+def _attention_shared_context(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tensor, groups: Tensor) -> Dual | None:
+    """:func:`_attention_one_hot` for cells that equal their group's first cell on every token but
+    the source: that cell's attention is computed once, and each cell's from it in O(n·dh).
+
+    A row i ≠ s of a cell differs from the base row only in the score of key s, so with the base's
+    output O_i, log-sum-exp L_i and old weight p_i = exp(q_i·k_s − L_i), the new weight
+    w_i = exp(q_i·k'_s − L_i) gives O'_i = (O_i − p_i v_s + w_i v'_s) / (1 − p_i + w_i); row s
+    (a new query) is one softmax over n keys. None where a row loses nearly all its mass (see
+    ``SHARED_CONTEXT_MIN_MASS``): the caller then takes the whole computation.
+    """
+    b, n, d = x0.shape
+    h, dh = att.nhead, d // att.nhead
+    scale = 1.0 / math.sqrt(dh)
+    weight, bias = att.in_proj_weight, att.in_proj_bias
+    first = torch.full((int(groups.max()) + 1,), b, device=groups.device).scatter_reduce_(
+        0, groups, torch.arange(b, device=groups.device), "amin")
+    g = len(first)
+    qb, kb, vb = F.linear(x0[first], weight, bias).view(g, n, 3, h, dh).permute(2, 0, 3, 1, 4).reshape(3, g * h, n, dh)
+    qb = qb * scale
+    ob, lse = _attention_with_lse(qb, kb, vb)
+    rows = torch.arange(b, device=x0.device)
+    qs, ks, vs = F.linear(x0[rows, pos], weight, bias).view(b, 3, h, dh).transpose(0, 1).reshape(3, b * h, dh)
+    dqs, dks, dvs = F.linear(t_rows, weight).view(b, 3, h, dh).transpose(0, 1).reshape(3, b * h, dh)
+    qs, dqs = qs * scale, dqs * scale
+    base = (groups[:, None] * h + torch.arange(h, device=groups.device)).reshape(-1)  # each (cell, head)'s base slice
+    q, k, v, out, lse = qb[base], kb[base], vb[base], ob[base], lse[base]
+    m = torch.arange(b * h, device=x0.device)
+    pos_m = pos.repeat_interleave(h)
+    p_old = torch.bmm(q, k[m, pos_m].unsqueeze(2)).squeeze(2).sub_(lse).exp_()  # [m, n]: base weight of key s
+    w = torch.bmm(q, ks.unsqueeze(2)).squeeze(2).sub_(lse).exp_()  # the new key's weight
+    mass = 1.0 - p_old + w
+    mass[m, pos_m] = 1.0  # row s is computed whole below
+    if not bool(torch.isfinite(w).all()) or float(mass.min()) < SHARED_CONTEXT_MIN_MASS:
+        return None
+    out.sub_(p_old.unsqueeze(2) * v[m, pos_m].unsqueeze(1)).addcmul_(w.unsqueeze(2), vs.unsqueeze(1)).div_(mass.unsqueeze(2))
+    col = w.div_(mass)  # P'[:, s]
+    q[m, pos_m], k[m, pos_m], v[m, pos_m] = qs, ks, vs  # the cell's own q, k, v
+    row = torch.softmax(torch.bmm(k, qs.unsqueeze(2)).squeeze(2), dim=-1)  # P'[s, :]
+    out[m, pos_m] = torch.bmm(row.unsqueeze(1), v).squeeze(1)
+    col[m, pos_m] = row[m, pos_m]
+    a = torch.bmm(k, dqs.unsqueeze(2)).squeeze(2)  # dq_s·k_j (scaled)
+    c = torch.bmm(q, dks.unsqueeze(2)).squeeze(2)  # q_i·dk_s (q carries the scale)
+    d_out = torch.empty_like(out)
+    _one_hot_tangent(col, row, a, c, v, dvs, pos_m, out, d_out)
+    return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
+
+
 def _one_hot_rows(tangent: Tensor) -> Tensor | None:
     """Each cell's one token with a nonzero tangent (``[b]``), or None if some cell has more."""
     nonzero = tangent.ne(0)  # [b, n]
@@ -243,15 +327,18 @@ def _feed_forward(layer: EncoderLayer, x: Dual) -> Dual:
     return _linear(_relu(_linear(x, layer.linear1)), layer.linear2)
 
 
-def _encoder_layer(layer: EncoderLayer, x: Dual, attn_mask: Tensor | None, one_hot: Tensor | None = None) -> Dual:
+def _encoder_layer(layer: EncoderLayer, x: Dual, attn_mask: Tensor | None, one_hot: Tensor | None = None,
+                   groups: Tensor | None = None) -> Dual:
     """One layer; ``one_hot``: the token holding each cell's tangent, when only one does (the
-    first layer of a GT pass), so attention's tangent is computed from that row alone."""
+    first layer of a GT pass), so attention's tangent is computed from that row alone;
+    ``groups``: cells that share all but their source token, whose attention is computed once."""
 
     def attention(x: Dual) -> Dual:
         if one_hot is None:
             return _attention(layer.self_attn, x, attn_mask)
         rows = x[1][torch.arange(len(one_hot), device=one_hot.device), one_hot]
-        return _attention_one_hot(layer.self_attn, x[0], rows, one_hot, attn_mask)
+        shared = None if groups is None else _attention_shared_context(layer.self_attn, x[0], rows, one_hot, groups)
+        return shared if shared is not None else _attention_one_hot(layer.self_attn, x[0], rows, one_hot, attn_mask)
 
     if layer.pre_norm:
         x = _layer_norm(x, layer.norm1)
@@ -285,8 +372,12 @@ def forward_with_tangent(model: ScGPTModel, gene_ids: Tensor, values: Tensor, d_
     x = (emb + v_primal, v_tangent)
     attn_mask = model.attention_mask(values)
     one_hot = _one_hot_rows(d_values)  # a GT pass: each cell's tangent on its source alone
+    groups = None
+    if (one_hot is not None and attn_mask is None and x[0].dtype in (torch.float32, torch.float64)
+            and not torch.is_autocast_enabled(x[0].device.type)):  # 16-bit rounding would not survive its subtraction
+        groups = _shared_context_groups(gene_ids, values, one_hot)
     for i, layer in enumerate(model.transformer_encoder.layers):
-        x = _encoder_layer(layer, x, attn_mask, one_hot if i == 0 else None)
+        x = _encoder_layer(layer, x, attn_mask, one_hot if i == 0 else None, groups if i == 0 else None)
     out, d_out = _decoder(model.decoder, x)
     if model.cfg.linear_rank:
         out = out + model.linear_path(gene_ids, values)
