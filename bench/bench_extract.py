@@ -102,16 +102,18 @@ def forward_flops(model, n_genes: int) -> tuple[float, float]:
     return float(linear), float(attention)
 
 
-def tangent_pass_flops(model, n_genes: int) -> float:
+def tangent_pass_flops(model, n_genes: int, shared: int = 1) -> float:
     """Matmul FLOPs of one cell's GT pass: the forward, every linear product again for the
     tangent and attention's two products twice more, except in the first layer, where the
     tangent sits on the source token alone (its q/k/v tangent is one row, its attention
-    tangent O(n·d): not counted)."""
+    tangent O(n·d): not counted) and cells that differ only in their source's value (``shared``
+    of them a batch, GT's value grid) compute the primal q/k/v and attention once."""
     cfg = model.module.cfg
     n, d = n_genes + 1, cfg.d_model
     linear, attention = forward_flops(model, n_genes)
     first_layer_qkv, first_layer_attention = n * 2 * 3 * d * d, attention / cfg.nlayers
-    return float(2 * linear - first_layer_qkv + 3 * attention - 2 * first_layer_attention)
+    once = 1.0 / shared
+    return float(2 * linear - first_layer_qkv * (2 - once) + 3 * attention - first_layer_attention * (3 - once))
 
 
 def virtual_cells(method: str, params, model, n_sources: int) -> int:
@@ -138,18 +140,33 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label, repeat
     # interleaved rounds, median per method: a machine whose speed drifts (a shared VM) moves
     # every method alike, so the ratios between them hold
     times = {method: [] for method in methods}
+    log = []  # (method, seconds) in the order run
+
+    def timed(method):
+        sync(dev)
+        t0 = time.perf_counter()
+        extract_features(method, model, genes, sources=sources, mean_values=mean, params=params)
+        sync(dev)
+        times[method].append(time.perf_counter() - t0)
+        log.append((method, times[method][-1]))
+
     for _ in range(repeats):
         for method in methods:
-            sync(dev)
-            t0 = time.perf_counter()
-            extract_features(method, model, genes, sources=sources, mean_values=mean, params=params)
-            sync(dev)
-            times[method].append(time.perf_counter() - t0)
-    paired = None  # gt/vvp time, median over rounds: each ratio pairs two timings taken moments apart
+            timed(method)
+    paired = None
     if "gt" in times and "vvp" in times:
-        ratios = [g / v for g, v in zip(times["gt"], times["vvp"])]
-        paired = float(np.median(ratios))
-        print("gt/vvp time per round (same cells per method each round, before per-cell scaling): "
+        # each GT timing against the mean of the VVP timings either side of it (one more VVP
+        # closes the last round): a machine whose speed drifts in between moves both sides
+        if log[-1][0] != "vvp":
+            timed("vvp")
+        ratios = []
+        for i, (method, t) in enumerate(log):
+            if method == "gt":
+                before = next((u for m, u in reversed(log[:i]) if m == "vvp"), None)
+                after = next(u for m, u in log[i + 1:] if m == "vvp")
+                ratios.append(t / (after if before is None else 0.5 * (before + after)))
+        paired = (float(np.median(ratios)), float(np.percentile(ratios, 25)), float(np.percentile(ratios, 75)))
+        print("gt/vvp time per round (GT against the VVP rounds either side, before per-cell scaling): "
               + ", ".join(f"{r:.2f}" for r in ratios))
     for method in methods:
         dt = float(np.median(times[method]))
@@ -166,7 +183,10 @@ def bench(model, genes, sources, methods, batch_size, naive_pairs, label, repeat
         peak = torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else float("nan")
         cells = virtual_cells(method, params, model, len(sources))
         linear, attention = forward_flops(model, len(genes))
-        flops = cells * (tangent_pass_flops(model, len(genes)) if method == "gt" else (linear + attention))
+        # the background context: a batch holds whole sources, each at GT's values in one context
+        # (shared in fp32 only: bf16 takes the whole computation)
+        shared = len(grid) if method == "gt" and batch_size % len(grid) == 0 and model.precision == "fp32" else 1
+        flops = cells * (tangent_pass_flops(model, len(genes), shared) if method == "gt" else (linear + attention))
         rows.append((label, method, len(sources), pairs / dt, naive_rate, dt, peak, cells, flops / dt))
     return rows, paired
 
@@ -190,7 +210,7 @@ def main() -> None:
     ap.add_argument("--genes", type=int, default=0, help="panel size (default: 300 / 1200)")
     ap.add_argument("--batch-size", type=int, default=0)
     ap.add_argument("--naive-pairs", type=int, default=0)
-    ap.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds per method (median)")
+    ap.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds per method (median)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     ap.add_argument("--peak-tflops", type=float, default=0.0,
@@ -241,7 +261,9 @@ def main() -> None:
         cells_of[method] = cells
     if paired is not None and cells_of.get("gt") and cells_of.get("vvp"):
         # the median of paired rounds, not a ratio of per-method medians that may come from different rounds
-        print(f"gt/vvp cost per virtual cell: {paired * cells_of['vvp'] / cells_of['gt']:.2f} (median of paired rounds)")
+        per_cell = cells_of["vvp"] / cells_of["gt"]
+        median, low, high = (r * per_cell for r in paired)
+        print(f"gt/vvp cost per virtual cell: {median:.2f} (median of paired rounds; quartiles {low:.2f}-{high:.2f})")
 
 
 if __name__ == "__main__":
