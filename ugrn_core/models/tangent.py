@@ -125,6 +125,16 @@ def _attention_block(q, k, v, dv, qd, kd, mask: Tensor | None, out: Tensor, d_ou
     d_out.baddbmm_(pd, v).addcmul_(pd.sum(-1, keepdim=True), out, value=-1.0)
 
 
+def _scaled_in_proj(att: SelfAttention) -> tuple[Tensor, Tensor | None]:
+    """The q/k/v projection with attention's 1/√dh in its q rows: q and dq then arrive scaled
+    (see :func:`_attention_block`), for less than a pass over either."""
+    d = att.in_proj_weight.shape[1]
+    rows_scale = torch.ones(3 * d, 1, dtype=att.in_proj_weight.dtype, device=att.in_proj_weight.device)
+    rows_scale[:d] = 1.0 / math.sqrt(d // att.nhead)
+    bias = None if att.in_proj_bias is None else att.in_proj_bias * rows_scale[:, 0]
+    return att.in_proj_weight * rows_scale, bias
+
+
 def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
     b, n, d = x[0].shape
     h, dh = att.nhead, d // att.nhead
@@ -134,15 +144,14 @@ def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None) -> Dual:
         # and copies nothing (5 % faster at 1,201 tokens on a CPU). Short ones keep whole-batch
         # blocks: per-cell blocks of a 101-token panel were 15 % slower, level at 301 tokens.
         return _attention_within_cells(att, x, attn_mask, per_block)
-    scale = 1.0 / math.sqrt(dh)
     heads = lambda t: t.view(b, n, 3, h, dh).permute(2, 0, 3, 1, 4)  # noqa: E731  [3, b, h, n, dh] views
     flat = lambda t: t.reshape(b * h, n, t.shape[-1])  # noqa: E731  (the head split's one copy)
-    q, k, v = heads(F.linear(x[0], att.in_proj_weight, att.in_proj_bias))
-    dq, dk, dv = heads(F.linear(x[1], att.in_proj_weight))
-    qs = q.mul(scale).contiguous()
-    qd = flat(torch.cat([dq.mul(scale), qs], dim=-1))
+    weight, bias = _scaled_in_proj(att)
+    q, k, v = heads(F.linear(x[0], weight, bias))
+    dq, dk, dv = heads(F.linear(x[1], weight))
+    qd = flat(torch.cat([dq, q], dim=-1))
     kd = flat(torch.cat([k, dk], dim=-1))
-    qs, k, v, dv = flat(qs), flat(k), flat(v), flat(dv)
+    qs, k, v, dv = flat(q), flat(k), flat(v), flat(dv)
     mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(qs), torch.empty_like(qs)
     with _without_autocast(x[0].device):
@@ -159,12 +168,7 @@ def _attention_within_cells(att: SelfAttention, x: Dual, attn_mask: Tensor | Non
     """
     b, n, d = x[0].shape
     h, dh = att.nhead, d // att.nhead
-    # q and dq arrive scaled (see _attention_block): the scale sits in the q rows of a copy of
-    # the [3d, d] weight, cheaper than a pass over q and dq
-    rows_scale = torch.ones(3 * d, 1, dtype=att.in_proj_weight.dtype, device=att.in_proj_weight.device)
-    rows_scale[:d] = 1.0 / math.sqrt(dh)
-    weight = att.in_proj_weight * rows_scale
-    bias = None if att.in_proj_bias is None else att.in_proj_bias * rows_scale[:, 0]
+    weight, bias = _scaled_in_proj(att)
     qkv = F.linear(x[0], weight, bias).view(b, n, 3, h, dh)
     d_qkv = F.linear(x[1], weight).view(b, n, 3, h, dh)
     out = qkv.new_empty(b, n, h, dh)
@@ -319,8 +323,13 @@ def _one_hot_rows(tangent: Tensor) -> Tensor | None:
     return nonzero.float().argmax(1)
 
 
-def _add(a: Dual, b: Dual) -> Dual:
-    return a[0] + b[0], a[1] + b[1]
+def _add(x: Dual, branch: Dual) -> Dual:
+    """``x + branch``, written into the branch's output (a fresh tensor no one else reads):
+    a new [b, n, d] tensor per add costs the system's page faults on every layer. Out of place
+    where the sum would widen the branch's dtype (a bf16 branch under autocast)."""
+    def add(a: Tensor, b: Tensor) -> Tensor:
+        return b.add_(a) if torch.promote_types(a.dtype, b.dtype) == b.dtype else a + b
+    return add(x[0], branch[0]), add(x[1], branch[1])
 
 
 def _feed_forward(layer: EncoderLayer, x: Dual) -> Dual:
