@@ -173,6 +173,16 @@ def _scaled_in_proj(att: SelfAttention) -> tuple[Tensor, Tensor | None]:
     return att.in_proj_weight * rows_scale, bias
 
 
+def _qkv_heads(x: Tensor, weight: Tensor, bias: Tensor | None, h: int) -> Tensor:
+    """The q/k/v projection of ``[b, n, d]`` split per (cell, head), ``[3, b * h, n, dh]``; of
+    one row per cell, ``[b, d]``, ``[3, b * h, dh]``."""
+    rows = x.dim() == 2
+    x = x.unsqueeze(1) if rows else x
+    b, n, d = x.shape
+    t = F.linear(x, weight, bias).view(b, n, 3, h, d // h).permute(2, 0, 3, 1, 4).reshape(3, b * h, n, d // h)
+    return t.squeeze(2) if rows else t
+
+
 def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None, buffers: _Buffers) -> Dual:
     b, n, d = x[0].shape
     h, dh = att.nhead, d // att.nhead
@@ -258,12 +268,11 @@ def _attention_one_hot_block(q, k, v, a, c, dv_s, pos, mask: Tensor | None, out:
 def _attention_one_hot(att: SelfAttention, x0: Tensor, t_rows: Tensor, pos: Tensor, attn_mask: Tensor | None) -> Dual:
     """:func:`_attention` for a tangent that is ``t_rows[i]`` at token ``pos[i]`` of cell i and 0 elsewhere."""
     b, n, d = x0.shape
-    h, dh = att.nhead, d // att.nhead
-    scale = 1.0 / math.sqrt(dh)
-    q, k, v = F.linear(x0, att.in_proj_weight, att.in_proj_bias).view(b, n, 3, h, dh).permute(2, 0, 3, 1, 4).reshape(3, b * h, n, dh)
-    dq_s, dk_s, dv_s = F.linear(t_rows, att.in_proj_weight).view(b, 3, h, dh).permute(1, 0, 2, 3).reshape(3, b * h, dh)
-    q = q * scale
-    a = torch.bmm(k, dq_s.unsqueeze(2)).squeeze(2).mul_(scale)  # [m, n]: dq_s·k_j
+    h = att.nhead
+    weight, bias = _scaled_in_proj(att)
+    q, k, v = _qkv_heads(x0, weight, bias, h)
+    dq_s, dk_s, dv_s = _qkv_heads(t_rows, weight, None, h)
+    a = torch.bmm(k, dq_s.unsqueeze(2)).squeeze(2)  # [m, n]: dq_s·k_j (dq carries the scale)
     c = torch.bmm(q, dk_s.unsqueeze(2)).squeeze(2)  # q_i·dk_s (q carries the scale)
     pos_m = pos.repeat_interleave(h)
     mask = _head_mask(attn_mask, b, h, n)
@@ -317,20 +326,15 @@ def _attention_shared_context(att: SelfAttention, x0: Tensor, t_rows: Tensor, po
     (a new query) is one softmax over n keys. None where a row loses nearly all its mass (see
     ``SHARED_CONTEXT_MIN_MASS``): the caller then takes the whole computation.
     """
-    b, n, d = x0.shape
-    h, dh = att.nhead, d // att.nhead
-    scale = 1.0 / math.sqrt(dh)
-    weight, bias = att.in_proj_weight, att.in_proj_bias
+    b, n, _ = x0.shape
+    h = att.nhead
+    weight, bias = _scaled_in_proj(att)  # q, dq and every score arrive scaled
     first = torch.full((int(groups.max()) + 1,), b, device=groups.device).scatter_reduce_(
         0, groups, torch.arange(b, device=groups.device), "amin")
-    g = len(first)
-    qb, kb, vb = F.linear(x0[first], weight, bias).view(g, n, 3, h, dh).permute(2, 0, 3, 1, 4).reshape(3, g * h, n, dh)
-    qb = qb * scale
+    qb, kb, vb = _qkv_heads(x0[first], weight, bias, h)
     ob, lse = _attention_with_lse(qb, kb, vb)
-    rows = torch.arange(b, device=x0.device)
-    qs, ks, vs = F.linear(x0[rows, pos], weight, bias).view(b, 3, h, dh).transpose(0, 1).reshape(3, b * h, dh)
-    dqs, dks, dvs = F.linear(t_rows, weight).view(b, 3, h, dh).transpose(0, 1).reshape(3, b * h, dh)
-    qs, dqs = qs * scale, dqs * scale
+    qs, ks, vs = _qkv_heads(x0[torch.arange(b, device=x0.device), pos], weight, bias, h)
+    dqs, dks, dvs = _qkv_heads(t_rows, weight, None, h)
     base = (groups[:, None] * h + torch.arange(h, device=groups.device)).reshape(-1)  # each (cell, head)'s base slice
     q, k, v, out, lse = qb[base], kb[base], vb[base], ob[base], lse[base]
     m = torch.arange(b * h, device=x0.device)
