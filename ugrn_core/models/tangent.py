@@ -50,15 +50,13 @@ def _layer_norm(x: Dual, norm: torch.nn.LayerNorm) -> Dual:
     return out, d_xhat * norm.weight
 
 
-def _relu(x: Dual, slope: float = 0.0) -> Dual:
-    if slope:
-        return F.leaky_relu(x[0], slope), torch.where(x[0] > 0, x[1], slope * x[1])
-    out = F.relu(x[0])
-    return out, torch.ops.aten.threshold_backward(x[1], out, 0)  # the tangent where the unit is on
+def _leaky_relu(x: Dual, slope: float) -> Dual:
+    return F.leaky_relu(x[0], slope), torch.where(x[0] > 0, x[1], slope * x[1])
 
 
 def _relu_(x: Dual) -> Dual:
-    """:func:`_relu` in place, for a linear layer's fresh output (no new [b, n, d_hid] tensors)."""
+    """ReLU and its tangent (where the unit is on) in place, for a linear layer's fresh output
+    (no new [b, n, d_hid] tensors)."""
     out = x[0].relu_()
     return out, torch.ops.aten.threshold_backward.grad_input(x[1], out, 0, grad_input=x[1])
 
@@ -98,7 +96,7 @@ def _projection(x: Tensor, weight: Tensor, bias: Tensor | None, buffers: _Buffer
 def _value_encoder(enc: ContinuousValueEncoder, values: Tensor, d_values: Tensor) -> Dual:
     kept = values <= enc.max_value  # clamp passes the derivative where it does not clip
     x = (torch.clamp(values, max=enc.max_value).unsqueeze(-1), (d_values * kept).unsqueeze(-1))
-    return _layer_norm(_linear(_relu(_linear(x, enc.linear1)), enc.linear2), enc.norm)
+    return _layer_norm(_linear(_relu_(_linear(x, enc.linear1)), enc.linear2), enc.norm)
 
 
 # Score elements per block of [m, n, n] slices. On a CPU, blocks that stay in cache keep the
@@ -406,7 +404,7 @@ def _decoder(dec: ExprDecoder, x: Dual) -> Dual:
         if isinstance(m, torch.nn.Linear):
             x = _linear(x, m)
         else:
-            x = _relu(x, m.negative_slope)
+            x = _leaky_relu(x, m.negative_slope)
     return x[0].squeeze(-1), x[1].squeeze(-1)
 
 
