@@ -12,6 +12,9 @@ then needs one row and one column of P), and the cells of one source in one cont
 that value, so the first layer's attention is computed once per context and
 each cell's from it in O(n·d) (``_attention_shared_context``).
 
+On a GPU the eager blocks are memory-bound (the n × n arrays), so there attention and its
+tangent run in one fused Triton kernel (:mod:`.attention_jvp_triton`) where it applies.
+
 Dropout is the identity (frozen models are in eval mode). Tests compare every rule against
 ``torch.func.jvp`` on random models of each variant (post/pre-norm, hidden masked keys,
 gene affine).
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -181,7 +186,58 @@ def _qkv_heads(x: Tensor, weight: Tensor, bias: Tensor | None, h: int) -> Tensor
     return t.squeeze(2) if rows else t
 
 
+# Where the fused kernel of :mod:`.attention_jvp_triton` runs: "cuda" (where Triton compiles
+# and the eager blocks are memory-bound), "always" (wherever Triton imports: its interpreter on
+# a CPU, for tests) or "never"; the environment's UGRN_FUSED_ATTENTION sets it for a run. A
+# kernel that fails once is not tried again in the process.
+FUSED_ATTENTION = os.environ.get("UGRN_FUSED_ATTENTION", "cuda")
+_fused_failed: list[str] = []
+
+
+def attention_path(device: torch.device | str) -> str:
+    """Which attention GT's pass takes on ``device``, in words (for benchmarks and checks)."""
+    device = torch.device(device)
+    if _fused_failed:
+        return f"eager blocks (the fused kernel failed: {_fused_failed[0]})"
+    if FUSED_ATTENTION == "never" or (FUSED_ATTENTION == "cuda" and device.type != "cuda"):
+        return f"eager blocks (FUSED_ATTENTION={FUSED_ATTENTION!r})"
+    from . import attention_jvp_triton as fused
+
+    if not fused.available():
+        return "eager blocks (Triton is not installed)"
+    return f"fused Triton kernel (triton {fused.triton.__version__}; unmasked keys, heads of 16, 32, 64 or 128)"
+
+
+def _attention_fused(att: SelfAttention, x: Dual, attn_mask: Tensor | None, buffers: _Buffers) -> Dual | None:
+    """Attention and its tangent by the fused kernel, or None where it does not apply."""
+    if (_fused_failed or attn_mask is not None or FUSED_ATTENTION == "never"
+            or (FUSED_ATTENTION == "cuda" and x[0].device.type != "cuda")):
+        return None  # decided before Triton is imported: a CPU pass never loads it
+    from . import attention_jvp_triton as fused
+
+    b, n, d = x[0].shape
+    h, dh = att.nhead, d // att.nhead
+    if not fused.available() or not fused.supports(dh, torch.float32):
+        return None
+    weight, bias = _scaled_in_proj(att)  # q and dq arrive scaled: the kernel's scale is 1
+    qkv = _projection(x[0], weight, bias, buffers, "qkv").view(b, n, 3, h, dh)
+    d_qkv = _projection(x[1], weight, None, buffers, "d_qkv").view(b, n, 3, h, dh)
+    if not fused.supports(dh, qkv.dtype) or d_qkv.dtype != qkv.dtype:  # fp64: the eager blocks
+        return None
+    try:
+        out, d_out = fused.attention_with_tangent(*(qkv[:, :, i] for i in range(3)), *(d_qkv[:, :, i] for i in range(3)),
+                                                  scale=1.0)
+    except Exception as err:  # noqa: BLE001 - a kernel that does not compile here: the eager blocks
+        _fused_failed.append(repr(err))
+        warnings.warn(f"The fused attention kernel failed ({err!r}); GT continues with the eager pass.", stacklevel=2)
+        return None
+    return _linear((out.view(b, n, d), d_out.view(b, n, d)), att.out_proj)
+
+
 def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None, buffers: _Buffers) -> Dual:
+    fused = _attention_fused(att, x, attn_mask, buffers)
+    if fused is not None:
+        return fused
     b, n, d = x[0].shape
     h, dh = att.nhead, d // att.nhead
     per_block = _block_slices(n, x[0].device)
