@@ -29,6 +29,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from ugrn_core.extract import ExtractionParams, extract_features  # noqa: E402
 from ugrn_core.models.checkpoint import write_checkpoint  # noqa: E402
 from ugrn_core.models.foundation import load_model  # noqa: E402
+from ugrn_core.models import tangent  # noqa: E402
 from ugrn_core.models.scgpt import ScGPTConfig, ScGPTModel  # noqa: E402
 from ugrn_core.models.values import ValueSpec  # noqa: E402
 from ugrn_core.models.vocab import GeneVocab  # noqa: E402
@@ -213,9 +214,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds per method (median)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    ap.add_argument("--fused-attention", choices=["cuda", "always", "never"], default="cuda",
+                    help="GT's fused attention kernel (Triton): on CUDA (default), wherever Triton imports, or never")
     ap.add_argument("--peak-tflops", type=float, default=0.0,
                     help="the device's datasheet peak in the run's precision: adds an 'of peak' column")
     a = ap.parse_args()
+    tangent.FUSED_ATTENTION = a.fused_attention
     methods = a.methods.split(",")
     tmp = tempfile.TemporaryDirectory()
     if a.case == "default":
@@ -243,6 +247,8 @@ def main() -> None:
     if a.peak_tflops:
         print(f"datasheet peak: {a.peak_tflops:.0f} TFLOP/s; the ceiling reaches {ceiling / 1e12 / a.peak_tflops:.1%} of it")
     rows, paired = bench(model, genes, sources, methods, bs, naive, label, a.repeats)
+    if "gt" in methods:
+        print(f"GT's attention: {tangent.attention_path(model.device)}")
     ceiling_after = matmul_ceiling(model.device, dtype, size)
     print(f"ceiling after the extractors: {ceiling_after / 1e9:.1f} GFLOP/s (a large change means the machine was busy)")
     ceiling = max(ceiling, ceiling_after)

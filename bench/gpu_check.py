@@ -2,7 +2,9 @@
 
 (a) CUDA fp32 and bf16 against CPU fp32 on the built-in demo model (VVP and GT scores: max
     absolute difference and Spearman rank correlation);
-(b) ``bench_extract.py --case scgpt`` in bf16 for every extractor, with peak memory;
+(b) ``bench_extract.py --case scgpt`` in bf16 for every extractor, with peak memory, then VVP
+    and GT again with GT's attention in eager blocks (``--fused-attention never``): what the
+    fused kernel gains;
 (c) the achieved matmul TFLOP/s against the GPU's bf16 peak (datasheet figure by name,
     and the dense-matmul ceiling measured in the same run).
 
@@ -77,8 +79,10 @@ def main() -> int:
     if peak:
         case += ["--peak-tflops", str(peak)]
     # streamed, not captured: a run stopped at the time limit still shows what it measured
-    subprocess.run([sys.executable, str(Path(__file__).with_name("bench_extract.py")), *case, "--precision", "bf16",
-                    "--device", device], check=True)
+    bench = [sys.executable, str(Path(__file__).with_name("bench_extract.py")), *case, "--precision", "bf16", "--device", device]
+    subprocess.run(bench, check=True)
+    print("\n## (b') GT with the eager attention blocks, for comparison with the fused kernel above", flush=True)
+    subprocess.run([*bench, "--methods", "vvp,gt", "--fused-attention", "never"], check=True)
     print("\n## (c) against the GPU's bf16 peak")
     print(f"datasheet dense bf16 peak: {peak} TFLOP/s (the 'of peak' column above)" if peak
           else f"datasheet peak unknown for {name}; compare with the measured ceiling above")
