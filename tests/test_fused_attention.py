@@ -138,3 +138,12 @@ def test_masked_keys_and_unsupported_heads_take_the_eager_blocks(monkeypatch):
     model, ids, values, tangent = _gt_inputs(model_d=24)  # heads of 12: not a power of two
     forward_with_tangent(model, ids, values, tangent)
     assert not calls and not fused.supports(12, torch.float32) and not fused.supports(16, torch.float64)
+
+
+def test_an_unknown_setting_is_refused_with_the_choices(monkeypatch):
+    model, ids, values, tangent = _gt_inputs()
+    monkeypatch.setattr(tangent_mod, "FUSED_ATTENTION", "off")
+    with pytest.raises(ValueError, match="'cuda' .*'always' or 'never'"):
+        forward_with_tangent(model, ids, values, tangent)
+    monkeypatch.setattr(tangent_mod, "FUSED_ATTENTION", "never")
+    assert tangent_mod.attention_path("cpu") == "eager blocks (FUSED_ATTENTION='never')"

@@ -194,12 +194,20 @@ FUSED_ATTENTION = os.environ.get("UGRN_FUSED_ATTENTION", "cuda")
 _fused_failed: list[str] = []
 
 
+def _fused_wanted(device: torch.device) -> bool:
+    """Whether FUSED_ATTENTION asks for the fused kernel on ``device`` (a bad value is refused)."""
+    if FUSED_ATTENTION not in ("cuda", "always", "never"):
+        raise ValueError(f"UGRN_FUSED_ATTENTION / tangent.FUSED_ATTENTION is {FUSED_ATTENTION!r}; "
+                         "use 'cuda' (the default), 'always' or 'never'.")
+    return FUSED_ATTENTION == "always" or (FUSED_ATTENTION == "cuda" and device.type == "cuda")
+
+
 def attention_path(device: torch.device | str) -> str:
     """Which attention GT's pass takes on ``device``, in words (for benchmarks and checks)."""
     device = torch.device(device)
     if _fused_failed:
         return f"eager blocks (the fused kernel failed: {_fused_failed[0]})"
-    if FUSED_ATTENTION == "never" or (FUSED_ATTENTION == "cuda" and device.type != "cuda"):
+    if not _fused_wanted(device):
         return f"eager blocks (FUSED_ATTENTION={FUSED_ATTENTION!r})"
     from . import attention_jvp_triton as fused
 
@@ -210,8 +218,7 @@ def attention_path(device: torch.device | str) -> str:
 
 def _attention_fused(att: SelfAttention, x: Dual, attn_mask: Tensor | None, buffers: _Buffers) -> Dual | None:
     """Attention and its tangent by the fused kernel, or None where it does not apply."""
-    if (_fused_failed or attn_mask is not None or FUSED_ATTENTION == "never"
-            or (FUSED_ATTENTION == "cuda" and x[0].device.type != "cuda")):
+    if _fused_failed or attn_mask is not None or not _fused_wanted(x[0].device):
         return None  # decided before Triton is imported: a CPU pass never loads it
     from . import attention_jvp_triton as fused
 
