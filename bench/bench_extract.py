@@ -214,7 +214,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="interleaved timing rounds per method (median)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    ap.add_argument("--fused-attention", choices=["cuda", "always", "never"], default="cuda",
+    ap.add_argument("--fused-attention", choices=tangent.FUSED_ATTENTION_CHOICES, default="cuda",
                     help="GT's fused attention kernel (Triton): on CUDA (default), wherever Triton imports, or never")
     ap.add_argument("--peak-tflops", type=float, default=0.0,
                     help="the device's datasheet peak in the run's precision: adds an 'of peak' column")

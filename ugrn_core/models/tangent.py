@@ -190,13 +190,14 @@ def _qkv_heads(x: Tensor, weight: Tensor, bias: Tensor | None, h: int) -> Tensor
 # and the eager blocks are memory-bound), "always" (wherever Triton imports: its interpreter on
 # a CPU, for tests) or "never"; the environment's UGRN_FUSED_ATTENTION sets it for a run. A
 # kernel that fails once is not tried again in the process.
+FUSED_ATTENTION_CHOICES = ("cuda", "always", "never")
 FUSED_ATTENTION = os.environ.get("UGRN_FUSED_ATTENTION", "cuda")
 _fused_failed: list[str] = []
 
 
 def _fused_wanted(device: torch.device) -> bool:
     """Whether FUSED_ATTENTION asks for the fused kernel on ``device`` (a bad value is refused)."""
-    if FUSED_ATTENTION not in ("cuda", "always", "never"):
+    if FUSED_ATTENTION not in FUSED_ATTENTION_CHOICES:
         raise ValueError(f"UGRN_FUSED_ATTENTION / tangent.FUSED_ATTENTION is {FUSED_ATTENTION!r}; "
                          "use 'cuda' (the default), 'always' or 'never'.")
     return FUSED_ATTENTION == "always" or (FUSED_ATTENTION == "cuda" and device.type == "cuda")
@@ -216,74 +217,72 @@ def attention_path(device: torch.device | str) -> str:
     return f"fused Triton kernel (triton {fused.triton.__version__}; unmasked keys, heads of 16, 32, 64 or 128)"
 
 
-def _attention_fused(att: SelfAttention, x: Dual, attn_mask: Tensor | None, buffers: _Buffers) -> Dual | None:
-    """Attention and its tangent by the fused kernel, or None where it does not apply."""
-    if _fused_failed or attn_mask is not None or not _fused_wanted(x[0].device):
+def _attention_fused(qkv: Tensor, d_qkv: Tensor, attn_mask: Tensor | None) -> Dual | None:
+    """Attention and its tangent ``[b, n, h, dh]`` by the fused kernel from the scaled q/k/v
+    projections ``[b, n, 3, h, dh]``, or None where it does not apply."""
+    if _fused_failed or attn_mask is not None or not _fused_wanted(qkv.device):
         return None  # decided before Triton is imported: a CPU pass never loads it
     from . import attention_jvp_triton as fused
 
-    b, n, d = x[0].shape
-    h, dh = att.nhead, d // att.nhead
-    if not fused.available() or not fused.supports(dh, torch.float32):
-        return None
-    weight, bias = _scaled_in_proj(att)  # q and dq arrive scaled: the kernel's scale is 1
-    qkv = _projection(x[0], weight, bias, buffers, "qkv").view(b, n, 3, h, dh)
-    d_qkv = _projection(x[1], weight, None, buffers, "d_qkv").view(b, n, 3, h, dh)
-    if not fused.supports(dh, qkv.dtype) or d_qkv.dtype != qkv.dtype:  # fp64: the eager blocks
-        return None
-    try:
-        out, d_out = fused.attention_with_tangent(*(qkv[:, :, i] for i in range(3)), *(d_qkv[:, :, i] for i in range(3)),
-                                                  scale=1.0)
+    if not fused.available() or not fused.supports(qkv.shape[-1], qkv.dtype) or d_qkv.dtype != qkv.dtype:
+        return None  # fp64, odd heads: the eager blocks
+    try:  # q and dq arrive scaled: the kernel's scale is 1
+        return fused.attention_with_tangent(*(qkv[:, :, i] for i in range(3)), *(d_qkv[:, :, i] for i in range(3)),
+                                            scale=1.0)
     except Exception as err:  # noqa: BLE001 - a kernel that does not compile here: the eager blocks
         _fused_failed.append(repr(err))
         warnings.warn(f"The fused attention kernel failed ({err!r}); GT continues with the eager pass.", stacklevel=2)
         return None
-    return _linear((out.view(b, n, d), d_out.view(b, n, d)), att.out_proj)
 
 
 def _attention(att: SelfAttention, x: Dual, attn_mask: Tensor | None, buffers: _Buffers) -> Dual:
-    fused = _attention_fused(att, x, attn_mask, buffers)
-    if fused is not None:
-        return fused
     b, n, d = x[0].shape
     h, dh = att.nhead, d // att.nhead
+    weight, bias = _scaled_in_proj(att)
+    qkv = _projection(x[0], weight, bias, buffers, "qkv").view(b, n, 3, h, dh)
+    d_qkv = _projection(x[1], weight, None, buffers, "d_qkv").view(b, n, 3, h, dh)
     per_block = _block_slices(n, x[0].device)
-    if per_block <= h:
+    heads = _attention_fused(qkv, d_qkv, attn_mask)
+    if heads is not None:
+        out, d_out = (t.view(b, n, d) for t in heads)
+    elif per_block <= h:
         # Long sequences: a block holds at most one cell's heads anyway, so it reads strided views
         # and copies nothing (5 % faster at 1,201 tokens on a CPU). Short ones keep whole-batch
         # blocks: per-cell blocks of a 101-token panel were 15 % slower, level at 301 tokens.
-        return _attention_within_cells(att, x, attn_mask, per_block, buffers)
-    heads = lambda t: t.view(b, n, 3, h, dh).permute(2, 0, 3, 1, 4)  # noqa: E731  [3, b, h, n, dh] views
-    flat = lambda t: t.reshape(b * h, n, t.shape[-1])  # noqa: E731  (the head split's one copy)
-    weight, bias = _scaled_in_proj(att)
-    q, k, v = heads(_projection(x[0], weight, bias, buffers, "qkv"))
-    dq, dk, dv = heads(_projection(x[1], weight, None, buffers, "d_qkv"))
+        out, d_out = _attention_within_cells(qkv, d_qkv, attn_mask, per_block)
+    else:
+        out, d_out = _attention_across_cells(qkv, d_qkv, attn_mask)
+    return _linear((out, d_out), att.out_proj)
+
+
+def _attention_across_cells(qkv: Tensor, d_qkv: Tensor, attn_mask: Tensor | None) -> Dual:
+    """Attention and its tangent ``[b, n, d]`` from the q/k/v projections ``[b, n, 3, h, dh]``,
+    in blocks of (cell, head) slices across the batch (the head split's one copy)."""
+    b, n, _, h, dh = qkv.shape
+    flat = lambda t: t.reshape(b * h, n, t.shape[-1])  # noqa: E731
+    q, k, v = qkv.permute(2, 0, 3, 1, 4)  # [b, h, n, dh] views
+    dq, dk, dv = d_qkv.permute(2, 0, 3, 1, 4)
     qd = flat(torch.cat([dq, q], dim=-1))
     kd = flat(torch.cat([k, dk], dim=-1))
     qs, k, v, dv = flat(q), flat(k), flat(v), flat(dv)
     mask = _head_mask(attn_mask, b, h, n)
     out, d_out = torch.empty_like(qs), torch.empty_like(qs)
-    with _without_autocast(x[0].device):
-        for s in _blocks(b * h, n, x[0].device):
+    with _without_autocast(qkv.device):
+        for s in _blocks(b * h, n, qkv.device):
             _attention_block(qs[s], k[s], v[s], dv[s], qd[s], kd[s], None if mask is None else mask[s], out[s], d_out[s])
-    return _linear((_merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)), att.out_proj)
+    return _merge_heads(out, b, h, n), _merge_heads(d_out, b, h, n)
 
 
-def _attention_within_cells(att: SelfAttention, x: Dual, attn_mask: Tensor | None, heads_per_block: int,
-                            buffers: _Buffers) -> Dual:
-    """:func:`_attention` with blocks of at most one cell's heads.
+def _attention_within_cells(qkv: Tensor, d_qkv: Tensor, attn_mask: Tensor | None, heads_per_block: int) -> Dual:
+    """:func:`_attention_across_cells` with blocks of at most one cell's heads.
 
     Each block reads strided views of the projections and writes into the merged [cell, token,
     head] layout, so splitting and merging the heads copies nothing.
     """
-    b, n, d = x[0].shape
-    h, dh = att.nhead, d // att.nhead
-    weight, bias = _scaled_in_proj(att)
-    qkv = _projection(x[0], weight, bias, buffers, "qkv").view(b, n, 3, h, dh)
-    d_qkv = _projection(x[1], weight, None, buffers, "d_qkv").view(b, n, 3, h, dh)
+    b, n, _, h, dh = qkv.shape
     out = qkv.new_empty(b, n, h, dh)
     d_out = torch.empty_like(out)
-    with _without_autocast(x[0].device):
+    with _without_autocast(qkv.device):
         for c in range(b):
             mask = None if attn_mask is None else attn_mask[c]  # [1, 1, n]: broadcast over heads and rows
             for h0 in range(0, h, heads_per_block):
@@ -292,7 +291,7 @@ def _attention_within_cells(att: SelfAttention, x: Dual, attn_mask: Tensor | Non
                 dq, dk, dv = (d_qkv[c, :, i, hs].transpose(0, 1) for i in range(3))
                 _attention_block(q, k, v, dv, torch.cat([dq, q], dim=-1), torch.cat([k, dk], dim=-1), mask,
                                  out[c, :, hs].transpose(0, 1), d_out[c, :, hs].transpose(0, 1))
-    return _linear((out.view(b, n, d), d_out.view(b, n, d)), att.out_proj)
+    return out.view(b, n, h * dh), d_out.view(b, n, h * dh)
 
 
 def _one_hot_tangent(col, row, a, c, v, dv_s, pos, out: Tensor, d_out: Tensor) -> None:
