@@ -2,6 +2,8 @@
 
 (a) CUDA fp32 and bf16 against CPU fp32 on the built-in demo model (VVP and GT scores: max
     absolute difference and Spearman rank correlation);
+(a') GT's fused attention kernel and the eager blocks against float64 jvp at a scGPT-size
+    head, per dtype, with their times;
 (b) ``bench_extract.py --case scgpt`` in bf16 for every extractor, with peak memory, then VVP
     and GT again with GT's attention in eager blocks (``--fused-attention never``): what the
     fused kernel gains;
@@ -15,6 +17,7 @@ there is no GPU: ``bash bench/gpu_check.sh --dry``.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -57,9 +60,56 @@ def parity(device: str, n_sources: int) -> list[str]:
     return lines
 
 
+def kernel_parity(device: str, shape: tuple[int, int, int, int], dtypes: tuple[torch.dtype, ...]) -> list[str]:
+    """GT's fused attention kernel and the eager blocks, each against torch's jvp of softmax
+    attention in float64, per dtype (relative max error of output and tangent), with their
+    times on CUDA: the first thing to read if GT's parity above fails."""
+    from ugrn_core.models import attention_jvp_triton as fused
+    from ugrn_core.models import tangent
+
+    if not fused.available():
+        return ["fused kernel: Triton does not import here; GT runs the eager blocks"]
+    b, n, h, dh = shape
+    gen = torch.Generator().manual_seed(0)
+    qkv, d_qkv = torch.randn(b, n, 3, h, dh, generator=gen), torch.randn(b, n, 3, h, dh, generator=gen)
+    qkv[:, :, 0] *= dh ** -0.5  # q and dq arrive scaled, as the pass hands them over
+    d_qkv[:, :, 0] *= dh ** -0.5
+
+    def attention(q, k, v):
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        return (torch.softmax(q @ k.transpose(-1, -2), -1) @ v).transpose(1, 2)
+
+    ref = torch.func.jvp(attention, tuple(qkv[:, :, i].double() for i in range(3)),
+                         tuple(d_qkv[:, :, i].double() for i in range(3)))
+    ref = [r.reshape(b, n, h * dh) for r in ref]
+    lines = []
+    for dtype in dtypes:
+        x, dx = qkv.to(device, dtype), d_qkv.to(device, dtype)
+        runs = {"kernel": lambda: [t.view(b, n, h * dh) for t in fused.attention_with_tangent(
+                    *(x[:, :, i] for i in range(3)), *(dx[:, :, i] for i in range(3)), scale=1.0)],
+                "eager blocks": lambda: tangent._attention_across_cells(x, dx, None)}
+        parts = []
+        for name, run in runs.items():
+            got = run()
+            err = max(((g.double().cpu() - r).abs().max() / r.abs().max()).item() for g, r in zip(got, ref))
+            timing = ""
+            if device == "cuda":
+                torch.cuda.synchronize()
+                t = time.perf_counter()
+                for _ in range(10):
+                    run()
+                torch.cuda.synchronize()
+                timing = f" in {(time.perf_counter() - t) * 100:.2f} ms"
+            parts.append(f"{name} {err:.1e}{timing}")
+        lines.append(f"attention + tangent {str(dtype).removeprefix('torch.')} [{b}, {n}, {h}, {dh}] vs float64 jvp, "
+                     "relative max error: " + "; ".join(parts))
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dry", action="store_true", help="no CUDA: run every step on the CPU at tiny sizes")
+    ap.add_argument("--kernel-only", action="store_true", help=argparse.SUPPRESS)  # the dry run's interpreted step
     ap.add_argument("--sources", type=int, default=0,
                     help="scGPT-size sources to time (0 = all 1,200; fewer are extrapolated, and labelled so)")
     a = ap.parse_args()
@@ -67,11 +117,22 @@ def main() -> int:
         print("No CUDA device: run with --dry to exercise the script on the CPU.")
         return 1
     device = "cpu" if a.dry else "cuda"
+    if a.kernel_only:  # in Triton's interpreter, whose bf16 dot is wrong: fp32 and fp16 only
+        print("\n".join(kernel_parity(device, (1, 70, 2, 16), (torch.float32, torch.float16))), flush=True)
+        return 0
     t0 = time.perf_counter()
     name = "CPU (dry run)" if a.dry else torch.cuda.get_device_name(0)
     print(f"# GPU check on {name}, torch {torch.__version__}\n\n## (a) parity with CPU fp32 (demo model, 100 genes)")
     for line in parity(device, 3 if a.dry else 20):
         print(line, flush=True)
+    print("\n## (a') GT's fused attention kernel" + (" (dry: Triton's interpreter, a small case)" if a.dry else ""),
+          flush=True)
+    if a.dry:
+        subprocess.run([sys.executable, __file__, "--dry", "--kernel-only"], check=True,
+                       env={**os.environ, "TRITON_INTERPRET": "1"})
+    else:
+        print("\n".join(kernel_parity(device, (2, 1201, 8, 64), (torch.float32, torch.bfloat16, torch.float16))),
+              flush=True)
     peak = next((v for k, v in BF16_PEAK_TFLOPS.items() if k in name), None)
     print("\n## (b) scGPT-size extraction, bf16" + (" (dry: the default model, 4 sources)" if a.dry else ""), flush=True)
     case = (["--case", "default", "--sources", "4", "--naive-pairs", "1"] if a.dry

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+
+from ugrn_core.models import attention_jvp_triton as fused
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,6 +23,17 @@ def test_gpu_check_dry_mode_exercises_every_step():
     assert "ceiling: 2048x2048 fp32 torch.mm" in text and "gt/vvp cost per virtual cell:" in text
     assert "## (c) against the GPU's bf16 peak" in text
     assert text.count("within the documented bf16 tolerance") == 2  # the verdict on both methods
+    if not fused.available():
+        assert "fused kernel: Triton does not import here" in text
+    else:  # the kernel in Triton's interpreter and the eager blocks, each against float64 jvp
+        errors = {}
+        for line in text.splitlines():
+            if line.startswith("attention + tangent "):
+                dtype = line.split()[3]
+                for who in ("kernel", "eager blocks"):
+                    errors[dtype, who] = float(re.search(who + r" ([0-9.e+-]+)", line)[1])
+        assert set(errors) == {(d, w) for d in ("float32", "float16") for w in ("kernel", "eager blocks")}, errors
+        assert all(errors[("float32", w)] < 2e-6 and errors[("float16", w)] < 5e-3 for w in ("kernel", "eager blocks"))
 
 
 def test_gpu_check_without_cuda_says_how_to_dry_run():
