@@ -26,12 +26,12 @@ from ugrn_ui.state import (
     cached_cost, cached_matrices, cached_network, cached_prepared, current_analysis, load_prepared, settings, show_problem,
     update_settings,
 )
-from ugrn_ui.nav import sidebar_nav
+from ugrn_ui.nav import APP_ICON, ICON, sidebar_nav
 from ugrn_ui.paths import path_input, saved_upload, stop_on_bad_setup
 from ugrn_ui.pretrain import apply_pending_model, pretrain_panel
 from ugrn_ui.tables import score_column_config
 
-st.set_page_config(page_title="UGRN Explorer", page_icon="🧬", layout="wide")
+st.set_page_config(page_title="UGRN Explorer", page_icon=APP_ICON, layout="wide")
 sidebar_nav()
 stop_on_bad_setup()
 
@@ -245,11 +245,11 @@ def panel_check(prepared) -> None:
 def next_links() -> None:
     st.markdown("**Next:**")
     n1, n2, n3, n4, n5 = st.columns(5)
-    n1.page_link("pages/1_Regulators.py", label="Ranked regulators", icon="📋")
-    n2.page_link("pages/2_Subnetwork.py", label="Subnetwork graph", icon="🕸️")
-    n3.page_link("pages/3_Benchmark.py", label="Benchmark & translator", icon="📈")
-    n4.page_link("pages/4_Pathways.py", label="Pathway check", icon="🧪")
-    n5.page_link("pages/5_Export.py", label="Export", icon="💾")
+    n1.page_link("pages/1_Regulators.py", label="Ranked regulators", icon=ICON["pages/1_Regulators.py"])
+    n2.page_link("pages/2_Subnetwork.py", label="Subnetwork graph", icon=ICON["pages/2_Subnetwork.py"])
+    n3.page_link("pages/3_Benchmark.py", label="Benchmark & translator", icon=ICON["pages/3_Benchmark.py"])
+    n4.page_link("pages/4_Pathways.py", label="Pathway check", icon=ICON["pages/4_Pathways.py"])
+    n5.page_link("pages/5_Export.py", label="Export", icon=ICON["pages/5_Export.py"])
 
 
 def strongest_edges(analysis) -> None:

@@ -10,10 +10,11 @@ from ugrn_core.explore import default_score, ranked_regulators, ranked_targets, 
 from ugrn_core.export import spreadsheet_csv
 from ugrn_core.graph import rank_agreement
 from ugrn_core.plot import pair_response_figure, rank_agreement_figure
+from ugrn_ui.nav import ICON
 from ugrn_ui.state import page
 from ugrn_ui.tables import score_column_config
 
-analysis = page("Regulators", "📋")
+analysis = page("Regulators", ICON["pages/1_Regulators.py"])
 edges = analysis.edges()
 cols = analysis.score_columns()
 default_by = default_score(cols)

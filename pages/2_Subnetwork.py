@@ -9,12 +9,13 @@ from ugrn_core.explore import default_score, edge_descriptions, score_label
 from ugrn_core.export import spreadsheet_csv
 from ugrn_core.graph import subnetwork, to_graphml, to_sif
 from ugrn_core.plot import KNOWN_COLOR, NOVEL_COLOR, SEED_COLOR, network_html
+from ugrn_ui.nav import ICON
 from ugrn_ui.state import page
 from ugrn_ui.tables import SCORE_FORMAT, score_help, sign_column_config
 
 MAX_NODES = 300
 
-analysis = page("Subnetwork", "🕸️")
+analysis = page("Subnetwork", ICON["pages/2_Subnetwork.py"])
 edges = analysis.edges()
 cols = analysis.score_columns()
 genes = analysis.regulators_first()

@@ -11,10 +11,11 @@ from ugrn_core.explore import score_label
 from ugrn_core.export import spreadsheet_csv
 from ugrn_core.plot import roc_pr_figure
 from ugrn_core.translator import TranslatorSet
+from ugrn_ui.nav import ICON
 from ugrn_ui.paths import path_input
 from ugrn_ui.state import page, settings
 
-analysis = page("Benchmark and translator", "📈")
+analysis = page("Benchmark and translator", ICON["pages/3_Benchmark.py"])
 
 st.markdown(
     "The translator f_φ learns, from known regulations, which gene-pair features mean *regulates*. "
@@ -23,7 +24,7 @@ st.markdown(
 )
 if analysis.network is None:
     st.info("No reference network is attached. Choose one on the home page (the demo uses its planted network).")
-    st.page_link("app.py", label="Home", icon="🏠")
+    st.page_link("app.py", label="Home", icon=ICON["app.py"])
     st.stop()
 st.caption(f"Reference network: {analysis.network.summary()}")
 

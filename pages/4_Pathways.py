@@ -9,9 +9,10 @@ from ugrn_core.explore import default_score, ranked_targets, score_label
 from ugrn_core.export import spreadsheet_csv
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import enrichment_figure
+from ugrn_ui.nav import ICON
 from ugrn_ui.state import choose_gene_sets, page
 
-analysis = page("Pathway check", "🧪")
+analysis = page("Pathway check", ICON["pages/4_Pathways.py"])
 edges = analysis.edges()
 cols = analysis.score_columns()
 genes = analysis.regulators_first()

@@ -8,9 +8,10 @@ import streamlit as st
 
 from ugrn_core.explore import default_score, score_label
 from ugrn_core.export import export_files, zip_bundle
+from ugrn_ui.nav import ICON
 from ugrn_ui.state import page
 
-analysis = page("Export", "💾")
+analysis = page("Export", ICON["pages/5_Export.py"])
 cols = analysis.score_columns()
 default = default_score(cols)
 c1, c2 = st.columns(2)

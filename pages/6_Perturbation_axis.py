@@ -21,11 +21,12 @@ from ugrn_core.export import spreadsheet_csv
 from ugrn_core.extract.cost import eta_seconds, format_seconds
 from ugrn_core.pathways import enrichment, gene_set_coverage
 from ugrn_core.plot import axis_scores_figure, enrichment_figure, flow_effects_figure, flow_map_figure
+from ugrn_ui.nav import ICON
 from ugrn_ui.state import axis_store, cached_network, choose_gene_sets, page_shell, settings, show_problem
 
 AUTO_FIT_WORK = 4e8  # cells x genes x epochs that fit in about a minute on a laptop CPU: start by itself
 
-page_shell("Perturbation axis", "🧭")
+page_shell("Perturbation axis", ICON["pages/6_Perturbation_axis.py"])
 s = settings()
 st.caption(
     "A negative-binomial VAE learns this dataset; its decoder maps latent points to expression. "

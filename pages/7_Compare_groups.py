@@ -12,10 +12,11 @@ from ugrn_core.export import spreadsheet_csv
 from ugrn_core.extract import METHOD_LABELS, METHODS
 from ugrn_core.groups import changed_edges, differential, differential_subnetwork, group_columns, regulator_change
 from ugrn_core.plot import GAINED_COLOR, LOST_COLOR, network_html, regulator_change_figure
+from ugrn_ui.nav import ICON
 from ugrn_ui.state import AUTO_RUN_SECONDS, cached_cost, group_ready, group_result, load_prepared, page_shell, settings
 from ugrn_ui.tables import SCORE_FORMAT
 
-page_shell("Compare groups", "⚖️")
+page_shell("Compare groups", ICON["pages/7_Compare_groups.py"])
 s = settings()
 if s.result:
     st.info("Comparing groups extracts each group's network from the data, so it needs a dataset: choose one on the "

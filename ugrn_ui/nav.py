@@ -10,17 +10,21 @@ from pathlib import Path
 
 import streamlit as st
 
-# (script relative to app.py, label, icon): the order of the sidebar
+# (script relative to app.py, label, icon): the order of the sidebar. Material Symbols, which
+# Streamlit ships as a font: emoji need the viewer's emoji font (a bare lab server's browser,
+# headless Chromium in CI showed empty boxes) and do not match one another.
 PAGES = (
-    ("app.py", "Home", "🏠"),
-    ("pages/1_Regulators.py", "Regulators", "📋"),
-    ("pages/2_Subnetwork.py", "Subnetwork", "🕸️"),
-    ("pages/3_Benchmark.py", "Benchmark", "📈"),
-    ("pages/4_Pathways.py", "Pathways", "🧪"),
-    ("pages/5_Export.py", "Export", "💾"),
-    ("pages/6_Perturbation_axis.py", "Perturbation axis", "🧭"),
-    ("pages/7_Compare_groups.py", "Compare groups", "⚖️"),
+    ("app.py", "Home", ":material/home:"),
+    ("pages/1_Regulators.py", "Regulators", ":material/format_list_numbered:"),
+    ("pages/2_Subnetwork.py", "Subnetwork", ":material/hub:"),
+    ("pages/3_Benchmark.py", "Benchmark", ":material/query_stats:"),
+    ("pages/4_Pathways.py", "Pathways", ":material/science:"),
+    ("pages/5_Export.py", "Export", ":material/download:"),
+    ("pages/6_Perturbation_axis.py", "Perturbation axis", ":material/explore:"),
+    ("pages/7_Compare_groups.py", "Compare groups", ":material/compare_arrows:"),
 )
+ICON = {script: icon for script, _, icon in PAGES}  # each page's icon, by its script
+APP_ICON = ":material/genetics:"
 
 
 def assets_dir() -> Path:
@@ -46,4 +50,4 @@ def sidebar_nav() -> None:
         st.divider()
 
 
-__all__ = ["PAGES", "sidebar_nav", "assets_dir"]
+__all__ = ["APP_ICON", "ICON", "PAGES", "sidebar_nav", "assets_dir"]

@@ -27,6 +27,7 @@ from ugrn_core.models.foundation import load_model
 from ugrn_core.pathways import read_gmt, regulon_gene_sets
 from ugrn_core.pipeline import prepare_data, run_extraction
 from ugrn_core.store import BoundedStore, env_bound
+from ugrn_ui.nav import ICON
 
 AUTO_RUN_SECONDS = 180  # extractions estimated below this start without a click (the demo default: 151 s on one CPU core)
 
@@ -280,7 +281,7 @@ def _extracted(s: Settings, home: bool) -> GRN:
                     st.session_state["confirmed_runs"].add(s.key)
                     st.rerun()
             else:
-                st.page_link("app.py", label="Start it on the home page", icon="🏠")
+                st.page_link("app.py", label="Start it on the home page", icon=ICON["app.py"])
             st.stop()
         base = store[s.key] = _run(s, model, prepared, estimate)
     return base
