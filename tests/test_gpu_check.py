@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import torch
 
 from ugrn_core.models import attention_jvp_triton as fused
 
@@ -39,3 +42,18 @@ def test_gpu_check_dry_mode_exercises_every_step():
 def test_gpu_check_without_cuda_says_how_to_dry_run():
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu_check.py")], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 1 and "--dry" in out.stdout
+
+
+def test_a_kernel_that_fails_is_reported_and_the_check_goes_on(monkeypatch):
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "bench" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("PTX could not be compiled")
+
+    monkeypatch.setattr(fused, "available", lambda: True)
+    monkeypatch.setattr(fused, "attention_with_tangent", broken)
+    [line] = gpu_check.kernel_parity("cpu", (1, 9, 2, 16), (torch.float32,))
+    assert "kernel FAILED (RuntimeError: PTX could not be compiled)" in line
+    assert float(re.search(r"eager blocks ([0-9.e+-]+)", line)[1]) < 1e-6
