@@ -75,13 +75,8 @@ def kernel_parity(device: str, shape: tuple[int, int, int, int], dtypes: tuple[t
     qkv[:, :, 0] *= dh ** -0.5  # q and dq arrive scaled, as the pass hands them over
     d_qkv[:, :, 0] *= dh ** -0.5
 
-    def attention(q, k, v):
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-        return (torch.softmax(q @ k.transpose(-1, -2), -1) @ v).transpose(1, 2)
-
-    ref = torch.func.jvp(attention, tuple(qkv[:, :, i].double() for i in range(3)),
-                         tuple(d_qkv[:, :, i].double() for i in range(3)))
-    ref = [r.reshape(b, n, h * dh) for r in ref]
+    args = [qkv[:, :, i] for i in range(3)] + [d_qkv[:, :, i] for i in range(3)]
+    ref = [r.reshape(b, n, h * dh) for r in fused.reference_with_tangent(*args, scale=1.0)]
     lines = []
     for dtype in dtypes:
         x, dx = qkv.to(device, dtype), d_qkv.to(device, dtype)

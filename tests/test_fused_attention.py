@@ -34,17 +34,13 @@ INTERPRETED = textwrap.dedent(r'''
     # 1. the kernel alone, against torch's jvp of softmax attention in float64; 70 rows and
     #    keys (short last blocks), inputs as strided views of one projection, at the launch
     #    shapes of small and large heads and at blocks of 32
-    def attention(q, k, v):
-        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
-        return (torch.softmax(q @ k.transpose(-1, -2) * scale, -1) @ v).transpose(1, 2)
-
     torch.manual_seed(0)
     for (b, n, h, dh), blocks in (((2, 70, 3, 16), {"block_m": 32, "block_n": 32}), ((2, 70, 3, 16), {}),
                                   ((1, 70, 2, 64), {})):
         qkv, d_qkv = torch.randn(b, n, 3, h, dh), torch.randn(b, n, 3, h, dh)
         scale = dh ** -0.5
         args = [qkv[:, :, i] for i in range(3)] + [d_qkv[:, :, i] for i in range(3)]
-        ref = torch.func.jvp(attention, tuple(a.double() for a in args[:3]), tuple(a.double() for a in args[3:]))
+        ref = fused.reference_with_tangent(*args, scale)
         for dtype, tol in ((torch.float32, 2e-6), (torch.float16, 5e-3)):  # bf16: the interpreter's dot is wrong
             got = fused.attention_with_tangent(*(a.to(dtype) for a in args), scale, **blocks)
             for g, r in zip(got, ref):

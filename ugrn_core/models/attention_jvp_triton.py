@@ -100,6 +100,18 @@ if triton is not None:
         tl.store(DO + o_at, d_out.to(DO.dtype.element_ty), mask=row_ok[:, None])
 
 
+def reference_with_tangent(q: Tensor, k: Tensor, v: Tensor, dq: Tensor, dk: Tensor, dv: Tensor,
+                           scale: float) -> tuple[Tensor, Tensor]:
+    """What :func:`attention_with_tangent` computes, by ``torch.func.jvp`` of plain softmax
+    attention in float64 (same layout ``[cells, n, heads, dh]``): the kernel's yardstick in the
+    tests and in ``bench/gpu_check.py``."""
+    def attention(q, k, v):
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        return (torch.softmax(q @ k.transpose(-1, -2) * scale, -1) @ v).transpose(1, 2)
+
+    return torch.func.jvp(attention, tuple(t.double() for t in (q, k, v)), tuple(t.double() for t in (dq, dk, dv)))
+
+
 def _launch_shape(head_size: int) -> tuple[int, int, int]:
     """(query rows, keys) per block and warps per program. Six [rows, keys] or [rows, head]
     tiles live at once (three accumulators, scores, their tangent, E); beyond a head of 32,
