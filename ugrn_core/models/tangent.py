@@ -214,7 +214,7 @@ def attention_path(device: torch.device | str) -> str:
     from . import attention_jvp_triton as fused
 
     if not fused.available():
-        return "eager blocks (Triton is not installed)"
+        return "eager blocks (Triton does not import here)"
     return f"fused Triton kernel (triton {fused.triton.__version__}; unmasked keys, heads of 16, 32, 64 or 128)"
 
 
