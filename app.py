@@ -244,12 +244,11 @@ def panel_check(prepared) -> None:
 
 def next_links() -> None:
     st.markdown("**Next:**")
-    n1, n2, n3, n4, n5 = st.columns(5)
-    n1.page_link("pages/1_Regulators.py", label="Ranked regulators", icon=ICON["pages/1_Regulators.py"])
-    n2.page_link("pages/2_Subnetwork.py", label="Subnetwork graph", icon=ICON["pages/2_Subnetwork.py"])
-    n3.page_link("pages/3_Benchmark.py", label="Benchmark & translator", icon=ICON["pages/3_Benchmark.py"])
-    n4.page_link("pages/4_Pathways.py", label="Pathway check", icon=ICON["pages/4_Pathways.py"])
-    n5.page_link("pages/5_Export.py", label="Export", icon=ICON["pages/5_Export.py"])
+    links = (("pages/1_Regulators.py", "Ranked regulators"), ("pages/2_Subnetwork.py", "Subnetwork graph"),
+             ("pages/3_Benchmark.py", "Benchmark & translator"), ("pages/4_Pathways.py", "Pathway check"),
+             ("pages/5_Export.py", "Export"))
+    for column, (script, label) in zip(st.columns(len(links)), links):
+        column.page_link(script, label=label, icon=ICON[script])
 
 
 def strongest_edges(analysis) -> None:
